@@ -1,0 +1,59 @@
+"""Configuration from environment variables (and an optional .env file)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
+from typing_extensions import Annotated
+
+DEFAULT_DATABASE_URL = "sqlite+aiosqlite:///./data/bot.db"
+
+
+def _ids(value) -> list[int]:
+    if value in (None, ""):
+        return []
+    if isinstance(value, int):
+        return [value]
+    if isinstance(value, str):
+        return [int(part) for part in value.replace(";", ",").split(",") if part.strip()]
+    return [int(v) for v in value]
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+
+    bot_token: str | None = Field(default=None, repr=False)
+    database_url: str = DEFAULT_DATABASE_URL
+    telegram_api_base_url: str = "https://api.telegram.org/bot"
+    telegram_api_file_url: str = "https://api.telegram.org/file/bot"
+    log_level: str = "INFO"
+    log_format: str = "text"
+    admin_ids: Annotated[list[int], NoDecode] = []
+    trainer_ids: Annotated[list[int], NoDecode] = []
+    content_dir: Path | None = None
+    articles_dir: Path | None = None
+    timezone: str = "UTC"
+
+    @field_validator("admin_ids", "trainer_ids", mode="before")
+    @classmethod
+    def _parse_ids(cls, value):
+        return _ids(value)
+
+    @field_validator("log_level")
+    @classmethod
+    def _level(cls, value: str) -> str:
+        value = value.upper()
+        if value not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("must be one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+        return value
+
+
+def prepare_sqlite_dir(database_url: str) -> None:
+    """Create the folder of a SQLite database file so a fresh checkout just runs."""
+    prefix = "sqlite+aiosqlite:///"
+    if database_url.startswith(prefix):
+        path = database_url[len(prefix):]
+        if path and path != ":memory:":
+            Path(path).parent.mkdir(parents=True, exist_ok=True)

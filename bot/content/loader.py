@@ -1,0 +1,522 @@
+"""Load ``content/`` into a :class:`Content`, collecting every mistake with its file, id and field.
+
+Layout (see content/README.md):
+  bank/model.yaml              dimensions, indices, levels, weights, context questions
+  bank/<dimension>.yaml        items, options (id + score), recommendations (effort + source)
+  bank/lessons.yaml            sources of the lessons and workshop suggestions
+  sources.yaml                 the article files sources may cite
+  locales/<locale>/*.yaml      all wording: ui.yaml (message templates), model.yaml, items/, lessons
+  templates/*.j2               message and document templates shared by the locales
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from bot.domain.bank import (
+    RESERVED_OPTION_IDS,
+    Bank,
+    ContextQuestion,
+    Item,
+    Level,
+    Option,
+    PlanPhase,
+    PriorityWeights,
+    Recommendation,
+    Source,
+)
+
+LOCALES = ("zh-Hans", "zh-Hant", "en")
+PRIMARY_LOCALE = "zh-Hans"
+DEFAULT_CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
+DEFAULT_ARTICLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "articles"
+
+
+@dataclass(frozen=True)
+class Problem:
+    file: str
+    where: str
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.file}: {self.where}: {self.field}: {self.message}"
+
+
+class ContentError(Exception):
+    def __init__(self, problems: list[Problem]):
+        self.problems = problems
+        first = problems[0] if problems else "no details"
+        more = f" (and {len(problems) - 1} more)" if len(problems) > 1 else ""
+        super().__init__(f"invalid content: {first}{more}")
+
+
+# --- schemas of the files --------------------------------------------------------------------
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class SourceModel(_Strict):
+    article: str = Field(pattern=r"^\d{3}$")
+    section: str = Field(min_length=2, max_length=60)
+
+
+class OptionModel(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9_]{1,10}$")
+    score: int = Field(ge=0, le=4)
+
+
+class RecommendationModel(_Strict):
+    from_: int = Field(alias="from", ge=0, le=3)
+    effort: str = Field(pattern=r"^(small|medium|large)$")
+    source: SourceModel
+    covers: list[str] = []
+
+
+class ItemModel(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{2,19}$")
+    quick: bool = False
+    basic: bool = False
+    evidence: bool = False
+    not_applicable: bool = False
+    source: SourceModel
+    covers: list[str] = []
+    options: list[OptionModel]
+    recommendations: list[RecommendationModel]
+
+
+class DimensionFile(_Strict):
+    dimension: str
+    items: list[ItemModel] = Field(min_length=1)
+
+
+class LevelModel(_Strict):
+    id: str
+    min: float
+
+
+class ContextModel(_Strict):
+    id: str
+    multi: bool = False
+    min: int = 1
+    max: int = 1
+    options: list[str] = Field(min_length=2)
+
+
+class PhaseModel(_Strict):
+    id: str
+    effort: str = Field(pattern=r"^(small|medium|large)$")
+
+
+class ModelFile(_Strict):
+    version: str
+    dimensions: list[str] = Field(min_length=1)
+    indices: dict[str, list[str]]
+    levels: list[LevelModel] = Field(min_length=2)
+    priority: dict[str, Any]
+    plan_phases: list[PhaseModel] = Field(min_length=1)
+    context: list[ContextModel]
+
+
+class ArticleModel(_Strict):
+    file: str
+
+
+class SourcesFile(_Strict):
+    articles: dict[str, ArticleModel]
+
+
+class LessonSources(_Strict):
+    sources: list[SourceModel] = Field(min_length=1)
+
+
+class LessonsBank(_Strict):
+    lessons: dict[str, LessonSources]
+    workshops: dict[str, LessonSources]
+
+
+class RecText(_Strict):
+    title: str = Field(min_length=1)
+    what: str = Field(min_length=1)
+    first_step: str = Field(min_length=1)
+    metric: str = Field(min_length=1)
+
+
+class ItemText(_Strict):
+    question: str = Field(min_length=1)
+    options: dict[str, str]
+    evidence: str | None = None
+    recommendations: dict[int, RecText]
+
+
+class LessonText(_Strict):
+    title: str = Field(min_length=1)
+    paragraphs: list[str] = Field(min_length=3, max_length=6)
+    try_this_week: str = Field(min_length=1)
+
+
+class WorkshopText(_Strict):
+    title: str = Field(min_length=1)
+    goal: str = Field(min_length=1)
+    steps: list[str] = Field(min_length=2)
+    takeaway: str = Field(min_length=1)
+
+
+# --- the loaded content ----------------------------------------------------------------------
+@dataclass
+class LocaleTexts:
+    locale: str
+    ui: dict[str, Any]  # nested; leaves are Jinja templates (buttons: plain text)
+    model: dict[str, Any]  # names of dimensions, levels, context options ...
+    items: dict[str, ItemText]
+    lessons: dict[str, LessonText]
+    workshops: dict[str, WorkshopText]
+
+
+@dataclass
+class Content:
+    directory: Path
+    bank: Bank
+    texts: dict[str, LocaleTexts]
+    articles: dict[str, str]  # article id -> file name
+    lesson_sources: dict[str, tuple[Source, ...]]
+    workshop_sources: dict[str, tuple[Source, ...]]
+    env: Environment = field(repr=False, default=None)  # type: ignore[assignment]
+
+    def locale(self, locale: str) -> LocaleTexts:
+        return self.texts.get(locale) or self.texts[PRIMARY_LOCALE]
+
+
+def _rel(path: Path, root: Path) -> str:
+    try:
+        return str(path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+class _Collector:
+    def __init__(self, root: Path):
+        self.root = root
+        self.problems: list[Problem] = []
+
+    def add(self, path: Path | str, where: str, field_: str, message: str) -> None:
+        name = path if isinstance(path, str) else _rel(path, self.root)
+        self.problems.append(Problem(name, where, field_, message))
+
+    def read_yaml(self, path: Path) -> Any:
+        if not path.is_file():
+            self.add(path, "-", "-", "file is missing")
+            return None
+        try:
+            return yaml.safe_load(path.read_text(encoding="utf-8"))
+        except yaml.YAMLError as exc:
+            mark = getattr(exc, "problem_mark", None)
+            line = f"line {mark.line + 1}" if mark else "-"
+            self.add(path, line, "-", f"not valid YAML: {getattr(exc, 'problem', exc)}")
+            return None
+
+    def parse(self, path: Path, schema: type[BaseModel], data: Any, where_key: str | None = None):
+        """Validate with pydantic; each error becomes a Problem naming the item id and field."""
+        try:
+            return schema.model_validate(data)
+        except ValidationError as exc:
+            for err in exc.errors():
+                loc = list(err["loc"])
+                where = "-"
+                if where_key and len(loc) >= 2 and loc[0] == where_key and isinstance(loc[1], int):
+                    try:
+                        where = str(data[where_key][loc[1]].get("id", f"#{loc[1]}"))
+                    except (AttributeError, IndexError, KeyError, TypeError):
+                        where = f"#{loc[1]}"
+                    loc = loc[2:]
+                self.add(path, where, ".".join(str(p) for p in loc) or "-", err["msg"])
+            return None
+
+
+def _parse_map(col: _Collector, path: Path, value_schema, data) -> dict:
+    """Validate a mapping id -> text block, naming the id of every mistake."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        col.add(path, "-", "-", "expected a mapping of ids")
+        return {}
+    out = {}
+    for key, value in data.items():
+        try:
+            out[str(key)] = value_schema.model_validate(value)
+        except ValidationError as exc:
+            for err in exc.errors():
+                col.add(path, str(key), ".".join(str(p) for p in err["loc"]) or "-", err["msg"])
+    return out
+
+
+def _source(m: SourceModel) -> Source:
+    return Source(m.article, m.section)
+
+
+def _build_bank(col: _Collector, root: Path) -> tuple[Bank | None, dict[str, Path]]:
+    model_path = root / "bank" / "model.yaml"
+    model = col.parse(model_path, ModelFile, col.read_yaml(model_path))
+    if model is None:
+        return None, {}
+    items: list[Item] = []
+    item_files: dict[str, Path] = {}
+    for dimension in model.dimensions:
+        path = root / "bank" / f"{dimension}.yaml"
+        parsed = col.parse(path, DimensionFile, col.read_yaml(path), where_key="items")
+        if parsed is None:
+            continue
+        if parsed.dimension != dimension:
+            col.add(path, "-", "dimension", f"says {parsed.dimension!r}, expected {dimension!r}")
+        if sum(1 for i in parsed.items if i.quick) != 1:
+            col.add(path, "-", "quick", "exactly one item per dimension must have quick: true")
+        if len(parsed.items) < 3:
+            col.add(path, "-", "items", "at least 3 items per dimension")
+        for it in parsed.items:
+            if it.id in item_files:
+                col.add(path, it.id, "id", f"duplicate item id (also in "
+                                           f"{_rel(item_files[it.id], root)})")
+                continue
+            item_files[it.id] = path
+            _check_item(col, path, it)
+            items.append(Item(
+                id=it.id, dimension=dimension, quick=it.quick, basic=it.basic,
+                evidence=it.evidence, not_applicable=it.not_applicable,
+                source=_source(it.source), covers=tuple(it.covers),
+                options=tuple(Option(o.id, o.score) for o in it.options),
+                recommendations=tuple(
+                    Recommendation(it.id, r.from_, r.effort, _source(r.source), tuple(r.covers))
+                    for r in sorted(it.recommendations, key=lambda r: r.from_)
+                ),
+            ))
+    for name, dims in model.indices.items():
+        for d in dims:
+            if d not in model.dimensions:
+                col.add(model_path, name, "indices", f"unknown dimension {d!r}")
+    mins = [lvl.min for lvl in model.levels]
+    if mins != sorted(mins) or mins[0] != 0:
+        col.add(model_path, "-", "levels", "levels must start at 0 and rise")
+    try:
+        weights = PriorityWeights(**model.priority)
+    except TypeError as exc:
+        col.add(model_path, "-", "priority", str(exc))
+        weights = PriorityWeights()
+    bank = Bank(
+        version=model.version,
+        dimensions=tuple(model.dimensions),
+        indices={k: tuple(v) for k, v in model.indices.items()},
+        levels=tuple(Level(lvl.id, lvl.min) for lvl in model.levels),
+        context=tuple(
+            ContextQuestion(c.id, c.multi, tuple(c.options), c.max, c.min if c.multi else 1)
+            for c in model.context
+        ),
+        items=tuple(items),
+        weights=weights,
+        plan_phases=tuple(PlanPhase(p.id, p.effort) for p in model.plan_phases),
+    )
+    return bank, item_files
+
+
+def _check_item(col: _Collector, path: Path, it: ItemModel) -> None:
+    scores = sorted(o.score for o in it.options)
+    if scores != [0, 1, 2, 3, 4]:
+        col.add(path, it.id, "options", f"needs one option for each score 0-4, has {scores}")
+    ids = [o.id for o in it.options]
+    if len(set(ids)) != len(ids):
+        col.add(path, it.id, "options", "duplicate option id")
+    if [o.score for o in it.options] != sorted(o.score for o in it.options):
+        col.add(path, it.id, "options", "options must run from worst (0) to best (4)")
+    for o in it.options:
+        if o.id in RESERVED_OPTION_IDS:
+            col.add(path, it.id, f"options.{o.id}", "reserved option id")
+    froms = sorted(r.from_ for r in it.recommendations)
+    if froms != [0, 1, 2, 3]:
+        col.add(path, it.id, "recommendations", f"needs one for each score 0-3, has {froms}")
+
+
+def _check_sources(col, root, bank, sources, articles_dir, lesson_bank, item_files, lessons_path):
+    known = {k: v.file for k, v in sources.articles.items()} if sources else {}
+    texts: dict[str, str] = {}
+    for art, name in known.items():
+        if articles_dir is not None and articles_dir.is_dir():
+            file = articles_dir / name
+            if file.is_file():
+                texts[art] = file.read_text(encoding="utf-8")
+            else:
+                col.add(root / "sources.yaml", art, "file", f"{name} not found in {articles_dir}")
+
+    def check(path, where, field_, src: Source):
+        if src.article not in known:
+            col.add(path, where, field_, f"unknown article {src.article!r}")
+        elif src.article in texts and src.section not in texts[src.article]:
+            col.add(path, where, f"{field_}.section",
+                    f"{src.section!r} is not in article {known[src.article]}")
+
+    if bank is not None:
+        for item in bank.items:
+            path = item_files[item.id]
+            check(path, item.id, "source", item.source)
+            for rec in item.recommendations:
+                check(path, item.id, f"recommendations.{rec.from_score}.source", rec.source)
+    if lesson_bank is not None:
+        for kind, table in (("lessons", lesson_bank.lessons), ("workshops", lesson_bank.workshops)):
+            for dim, entry in table.items():
+                for n, src in enumerate(entry.sources):
+                    check(lessons_path, dim, f"{kind}.sources.{n}", _source(src))
+
+
+def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(tree, dict):
+        out: dict[str, Any] = {}
+        for k, v in tree.items():
+            out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
+        return out
+    return {prefix: tree}
+
+
+def _load_locale(col, root, locale, bank, lesson_bank) -> LocaleTexts:
+    base = root / "locales" / locale
+    ui = col.read_yaml(base / "ui.yaml") or {}
+    model = col.read_yaml(base / "model.yaml") or {}
+    items: dict[str, ItemText] = {}
+    if bank is not None:
+        for dimension in bank.dimensions:
+            path = base / "items" / f"{dimension}.yaml"
+            parsed = _parse_map(col, path, ItemText, col.read_yaml(path))
+            for item in (i for i in bank.items if i.dimension == dimension):
+                text = parsed.get(item.id)
+                if text is None:
+                    col.add(path, item.id, "-", "item is missing in this locale")
+                    continue
+                _check_item_text(col, path, item, text)
+                items[item.id] = text
+            for extra in set(parsed) - {i.id for i in bank.items if i.dimension == dimension}:
+                col.add(path, extra, "-", "no such item in the bank")
+    lessons = _parse_map(col, base / "lessons.yaml", LessonText,
+                         col.read_yaml(base / "lessons.yaml"))
+    workshops = _parse_map(col, base / "workshops.yaml", WorkshopText,
+                           col.read_yaml(base / "workshops.yaml"))
+    if bank is not None:
+        for kind, table, path in (("lesson", lessons, base / "lessons.yaml"),
+                                  ("workshop", workshops, base / "workshops.yaml")):
+            for d in bank.dimensions:
+                if d not in table:
+                    col.add(path, d, "-", f"{kind} is missing in this locale")
+    return LocaleTexts(locale, ui, model, items, lessons, workshops)
+
+
+def _check_item_text(col, path, item: Item, text: ItemText) -> None:
+    for o in item.options:
+        if not text.options.get(o.id):
+            col.add(path, item.id, f"options.{o.id}", "option text is missing")
+    for extra in set(text.options) - {o.id for o in item.options}:
+        col.add(path, item.id, f"options.{extra}", "no such option in the bank")
+    for r in item.recommendations:
+        if r.from_score not in text.recommendations:
+            col.add(path, item.id, f"recommendations.{r.from_score}", "recommendation missing")
+    if item.evidence and not text.evidence:
+        col.add(path, item.id, "evidence", "evidence example is missing (bank says evidence)")
+
+
+def _check_parity(col, root, texts: dict[str, LocaleTexts]) -> None:
+    """Every locale has exactly the keys of the primary locale's ui.yaml and model.yaml."""
+    primary = texts.get(PRIMARY_LOCALE)
+    if primary is None:
+        return
+    for name in ("ui", "model"):
+        want = set(_flatten(getattr(primary, name)))
+        for loc, lt in texts.items():
+            if loc == PRIMARY_LOCALE:
+                continue
+            have = set(_flatten(getattr(lt, name)))
+            path = root / "locales" / loc / f"{name}.yaml"
+            for key in sorted(want - have):
+                col.add(path, key, "-", f"missing (present in {PRIMARY_LOCALE})")
+            for key in sorted(have - want):
+                col.add(path, key, "-", f"not in {PRIMARY_LOCALE}")
+
+
+def _check_model_names(col, root, bank: Bank, lt: LocaleTexts) -> None:
+    """The locale names every dimension, index, level, context option, effort and phase."""
+    path = root / "locales" / lt.locale / "model.yaml"
+    m = lt.model
+    required = [f"dimensions.{d}.{f}" for d in bank.dimensions for f in ("name", "short", "blurb")]
+    required += [f"indices.{k}" for k in bank.indices]
+    required += [f"levels.{lvl.id}.name" for lvl in bank.levels]
+    required += [f"levels.{lvl.id}.description" for lvl in bank.levels]
+    for q in bank.context:
+        required.append(f"context.{q.id}.question")
+        required += [f"context.{q.id}.options.{o}" for o in q.options
+                     if q.id != bank.priority_context]
+    required += [f"effort.{e}" for e in ("small", "medium", "large")]
+    required += [f"confidence.{c}" for c in ("high", "medium", "low")]
+    required += [f"phases.{p.id}.{f}" for p in bank.plan_phases for f in ("title", "intro")]
+    flat = _flatten(m)
+    for key in required:
+        if not flat.get(key):
+            col.add(path, key.split(".")[1] if "." in key else key, key, "missing")
+
+
+def make_environment(root: Path) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(str(root / "templates")),
+        autoescape=True,  # every template renders Telegram HTML: user text must come out as text
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=False,
+    )
+    return env
+
+
+def load_content(
+    directory: Path | str | None = None,
+    articles_dir: Path | str | None = None,
+    render_check: bool = True,
+) -> Content:
+    """Load and validate everything; raise :class:`ContentError` listing every mistake."""
+    root = Path(directory) if directory else DEFAULT_CONTENT_DIR
+    arts = Path(articles_dir) if articles_dir else DEFAULT_ARTICLES_DIR
+    col = _Collector(root)
+    if not root.is_dir():
+        raise ContentError([Problem(str(root), "-", "-", "content folder not found")])
+    bank, item_files = _build_bank(col, root)
+    sources = col.parse(root / "sources.yaml", SourcesFile, col.read_yaml(root / "sources.yaml"))
+    lessons_path = root / "bank" / "lessons.yaml"
+    lesson_bank = col.parse(lessons_path, LessonsBank, col.read_yaml(lessons_path))
+    _check_sources(col, root, bank, sources, arts, lesson_bank, item_files, lessons_path)
+    texts = {loc: _load_locale(col, root, loc, bank, lesson_bank) for loc in LOCALES}
+    _check_parity(col, root, texts)
+    if bank is not None:
+        for lt in texts.values():
+            _check_model_names(col, root, bank, lt)
+    env = make_environment(root)
+    content = None
+    if bank is not None and sources is not None and lesson_bank is not None:
+        content = Content(
+            directory=root,
+            bank=bank,
+            texts=texts,
+            articles={k: v.file for k, v in sources.articles.items()},
+            lesson_sources={d: tuple(_source(s) for s in e.sources)
+                            for d, e in lesson_bank.lessons.items()},
+            workshop_sources={d: tuple(_source(s) for s in e.sources)
+                              for d, e in lesson_bank.workshops.items()},
+            env=env,
+        )
+    if content is not None and render_check and not col.problems:
+        from .render import render_problems  # a sample render of every template and string
+
+        col.problems.extend(render_problems(content))
+    if col.problems or content is None:
+        raise ContentError(col.problems or [Problem(str(root), "-", "-", "content is incomplete")])
+    return content
+
+
+__all__ = ["Content", "ContentError", "LocaleTexts", "Problem", "load_content", "TemplateError"]

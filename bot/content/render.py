@@ -1,0 +1,439 @@
+"""Turn domain objects into Telegram-HTML texts and abstract buttons, in one locale.
+
+Both adapters use this: Telegram sends the HTML as it is, the console strips the markup. Buttons
+carry an abstract action tuple; each adapter encodes it its own way (callback data, a number).
+"""
+
+from __future__ import annotations
+
+import html
+import re
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from jinja2 import TemplateError, meta
+
+from bot.domain.bank import NOT_APPLICABLE, UNSURE
+from bot.domain.flow import (
+    Answer,
+    AssessmentState,
+    ContextView,
+    DoneView,
+    EvidenceView,
+    Flow,
+    ItemView,
+)
+from bot.domain.scoring import PlanAction, Priority, Result, score
+
+from .loader import Content, Problem
+
+Action = tuple
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str
+    action: Action
+
+
+@dataclass(frozen=True)
+class Screen:
+    text: str
+    buttons: tuple[tuple[Button, ...], ...] = field(default_factory=tuple)
+
+
+def _lookup(tree: dict, dotted: str) -> Any:
+    node: Any = tree
+    for part in dotted.split("."):
+        node = node[part]
+    return node
+
+
+def fmt_score(value: float | None, na: str) -> str:
+    return na if value is None else f"{value:.0f}"
+
+
+class Renderer:
+    BAR_CELLS = 10
+
+    def __init__(self, content: Content, locale: str):
+        self.content = content
+        self.texts = content.locale(locale)
+        self.locale = self.texts.locale
+        self._cache: dict[str, Any] = content.__dict__.setdefault("_compiled", {})
+
+    # --- strings -----------------------------------------------------------------------------
+    def text(self, key: str, **ctx: Any) -> str:
+        """A ui.yaml message rendered as Telegram HTML (variables escaped)."""
+        cache_key = f"{self.locale}:{key}"
+        template = self._cache.get(cache_key)
+        if template is None:
+            template = self.content.env.from_string(str(_lookup(self.texts.ui, key)))
+            self._cache[cache_key] = template
+        return template.render(**ctx).strip()
+
+    def button(self, key: str) -> str:
+        return str(self.texts.ui["buttons"][key])
+
+    def label(self, key: str) -> str:
+        return str(self.texts.ui["labels"][key])
+
+    def model(self, dotted: str) -> str:
+        return str(_lookup(self.texts.model, dotted))
+
+    def dimension(self, d: str) -> str:
+        return self.model(f"dimensions.{d}.name")
+
+    def level(self, level_id: str | None) -> str:
+        return self.label("not_applicable") if level_id is None else self.model(
+            f"levels.{level_id}.name")
+
+    def option_text(self, item_id: str, option_id: str) -> str:
+        if option_id == UNSURE:
+            return self.button("unsure")
+        if option_id == NOT_APPLICABLE:
+            return self.button("na")
+        return self.texts.items[item_id].options.get(option_id, option_id)
+
+    def context_option(self, question_id: str, option_id: str) -> str:
+        if question_id == self.content.bank.priority_context:
+            return self.dimension(option_id)
+        return self.model(f"context.{question_id}.options.{option_id}")
+
+    def source(self, src) -> str:
+        return self.text("source", article=src.article, section=src.section)
+
+    def bar(self, value: float | None, full_key: str = "bar") -> str:
+        full, empty = self.texts.ui[full_key]["full"], self.texts.ui[full_key]["empty"]
+        cells = 0 if value is None else round(self.BAR_CELLS * value / 100)
+        return full * cells + empty * (self.BAR_CELLS - cells)
+
+    def progress(self, number: int, total: int) -> str:
+        return self.bar(100 * (number - 1) / total if total else 0, "progress")
+
+    # --- the assessment ----------------------------------------------------------------------
+    def step(self, flow: Flow, state: AssessmentState) -> Screen:
+        view = flow.view(state)
+        if isinstance(view, ContextView):
+            return self._context(view)
+        if isinstance(view, ItemView):
+            return self._item(view)
+        if isinstance(view, EvidenceView):
+            return self._evidence(view)
+        assert isinstance(view, DoneView)
+        return Screen(self.text("report_ready"))
+
+    def _nav(self, position: int) -> tuple[Button, ...]:
+        row = []
+        if position > 0:
+            row.append(Button(self.button("back"), ("back", position)))
+        row.append(Button(self.button("pause"), ("pause", position)))
+        return tuple(row)
+
+    def _context(self, view: ContextView) -> Screen:
+        q = view.step.context
+        pos = view.step.position
+        header = self.text("context_header", number=view.number, total=view.total)
+        hint = self.text("multi_hint", chosen=len(view.selected), max=q.max_choices) \
+            if q.multi else ""
+        body = self.content.env.get_template("context.html.j2").render(
+            header=header, question=self.model(f"context.{q.id}.question"), hint=hint)
+        buttons = []
+        for option_id in q.options:
+            label = self.context_option(q.id, option_id)
+            if q.multi and option_id in view.selected:
+                label = f"✅ {label}"
+            buttons.append(Button(label, ("ctx", pos, option_id)))
+        rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
+        if q.multi:
+            rows.append((Button(self.button("done"), ("ok", pos)),))
+        rows.append(self._nav(pos))
+        return Screen(body.strip(), tuple(rows))
+
+    def _item_header(self, view) -> dict:
+        item = view.step.item
+        index_id = next(k for k, dims in self.content.bank.indices.items()
+                        if item.dimension in dims)
+        return {
+            "dimension": self.dimension(item.dimension),
+            "index_name": self.model(f"indices.{index_id}"),
+            "bar": self.progress(view.number, view.total),
+            "number": view.number,
+            "total": view.total,
+        }
+
+    def _item(self, view: ItemView) -> Screen:
+        item = view.step.item
+        text = self.texts.items[item.id]
+        pos = view.step.position
+        options = [{"text": text.options[o.id], "chosen": view.chosen == o.id}
+                   for o in item.options]
+        body = self.content.env.get_template("question.html.j2").render(
+            question=text.question, options=options, **self._item_header(view))
+        rows = []
+        for n, o in enumerate(item.options, start=1):
+            mark = "✓ " if view.chosen == o.id else ""
+            rows.append((Button(f"{mark}{n}. {text.options[o.id]}", ("ans", pos, o.id)),))
+        extra = [Button(self._marked(self.button("unsure"), view.chosen == UNSURE),
+                        ("ans", pos, UNSURE))]
+        if item.not_applicable:
+            extra.append(Button(self._marked(self.button("na"), view.chosen == NOT_APPLICABLE),
+                                ("ans", pos, NOT_APPLICABLE)))
+        rows.append(tuple(extra))
+        rows.append(self._nav(pos))
+        return Screen(body.strip(), tuple(rows))
+
+    @staticmethod
+    def _marked(label: str, chosen: bool) -> str:
+        return f"✓ {label}" if chosen else label
+
+    def _evidence(self, view: EvidenceView) -> Screen:
+        item = view.step.item
+        pos = view.step.position
+        body_text = self.text("evidence_question",
+                              answer=self.option_text(item.id, view.chosen),
+                              example=self.texts.items[item.id].evidence or "")
+        body = self.content.env.get_template("evidence.html.j2").render(
+            body=body_text, **self._item_header(view))
+        # body_text is already HTML: mark it safe by rendering through Markup
+        rows = (
+            (Button(self.button("evidence_yes"), ("ev", pos, "y")),
+             Button(self.button("evidence_no"), ("ev", pos, "n"))),
+            self._nav(pos),
+        )
+        return Screen(body.strip(), rows)
+
+    # --- the report --------------------------------------------------------------------------
+    def _dimension_rows(self, result: Result, previous: dict | None = None) -> list[dict]:
+        na = self.label("not_applicable")
+        rows = []
+        for d in self.content.bank.dimensions:
+            value = result.dimensions[d]
+            delta = ""
+            if previous is not None:
+                delta = self.delta(value, previous.get("dimensions", {}).get(d))
+            rows.append({"name": self.dimension(d), "score": fmt_score(value, na).rjust(3),
+                         "bar": self.bar(value), "percent": 0 if value is None else value,
+                         "delta": delta})
+        return rows
+
+    @staticmethod
+    def delta(now: float | None, before: float | None) -> str:
+        if now is None or before is None:
+            return ""
+        change = round(now - before)
+        if change > 0:
+            return f"▲ +{change}"
+        if change < 0:
+            return f"▼ −{-change}"
+        return "= 0"
+
+    def _indices(self, result: Result) -> list[dict]:
+        na = self.label("not_applicable")
+        return [{"name": self.model(f"indices.{k}"), "score": fmt_score(v, na)}
+                for k, v in result.indices.items()]
+
+    def _item_list(self, item_ids) -> str:
+        return "; ".join(self.texts.items[i].question for i in item_ids)
+
+    def summary(self, result: Result, previous: dict | None = None) -> str:
+        na = self.label("not_applicable")
+        return self.content.env.get_template("summary.html.j2").render(
+            title=self.label("report_title"),
+            overall_label=self.label("overall"),
+            overall=fmt_score(result.overall, na),
+            level=self.level(result.level),
+            level_description=self.model(f"levels.{result.level}.description")
+            if result.level else "",
+            indices=self._indices(result),
+            dimensions=self._dimension_rows(result, previous),
+            strongest_label=self.label("strongest"),
+            weakest_label=self.label("weakest"),
+            strongest=self.dimension(result.strongest) if result.strongest else na,
+            weakest=self.dimension(result.weakest) if result.weakest else na,
+            blind_spots=self.text("blind_spots", items=self._item_list(result.blind_spots))
+            if result.blind_spots else "",
+            capped=self.text("capped_note", items=self._item_list(result.capped))
+            if result.capped else "",
+            confidence=self.text("confidence",
+                                 label=self.model(f"confidence.{result.confidence}")),
+        ).strip()
+
+    def priority_card(self, p: Priority) -> dict:
+        rec = self.texts.items[p.item_id].recommendations[p.recommendation.from_score]
+        return {
+            "title": rec.title, "what": rec.what, "first_step": rec.first_step,
+            "metric": rec.metric, "dimension": self.dimension(p.dimension),
+            "effort": self.model(f"effort.{p.recommendation.effort}"),
+            "why": self.text("why", answer=self.option_text(p.item_id, p.answer_option)),
+            "source": self.source(p.recommendation.source),
+        }
+
+    def priorities(self, result: Result) -> str:
+        if not result.priorities:
+            return self.text("priorities_none")
+        return self.content.env.get_template("priorities.html.j2").render(
+            title=self.text("priorities_title", count=len(result.priorities)),
+            priorities=[self.priority_card(p) for p in result.priorities],
+            first_step_label=self.label("first_step"),
+            metric_label=self.label("metric"),
+        ).strip()
+
+    def phases(self, plan: tuple[PlanAction, ...], done: set[str] | frozenset = frozenset()):
+        out = []
+        for phase in self.content.bank.plan_phases:
+            actions = []
+            for a in plan:
+                if a.phase != phase.id:
+                    continue
+                card = self.priority_card(a.priority)
+                card["mark"] = "☑" if a.priority.recommendation.id in done else "☐"
+                actions.append(card)
+            if actions:
+                out.append({"title": self.model(f"phases.{phase.id}.title"),
+                            "intro": self.model(f"phases.{phase.id}.intro"),
+                            "actions": actions})
+        return out
+
+    def plan(self, plan: tuple[PlanAction, ...], done=frozenset()) -> str:
+        return self.content.env.get_template("plan.html.j2").render(
+            title=self.label("plan_title"), phases=self.phases(plan, done),
+            first_step_label=self.label("first_step"), metric_label=self.label("metric"),
+        ).strip()
+
+    def document(self, result: Result, mode: str, answers: dict[str, Answer],
+                 context: dict[str, tuple[str, ...]], when: datetime | None = None) -> str:
+        """The full report as a standalone, printable HTML page."""
+        na = self.label("not_applicable")
+        bank = self.content.bank
+        ctx_rows = [{"question": self.model(f"context.{q.id}.question"),
+                     "answer": ", ".join(self.context_option(q.id, o)
+                                         for o in context.get(q.id, ())) or "-"}
+                    for q in bank.context]
+        answer_rows = []
+        sources = set()
+        for item in bank.items_for(mode):
+            a = answers.get(item.id)
+            s = result.item_scores.get(item.id)
+            answer_rows.append({
+                "dimension": self.dimension(item.dimension),
+                "question": self.texts.items[item.id].question,
+                "answer": self.option_text(item.id, a.option_id) if a else "-",
+                "score": na if s is None else s,
+            })
+            sources.add(item.source)
+        for p in result.priorities:
+            sources.add(p.recommendation.source)
+        return self.content.env.get_template("report.html.j2").render(
+            lang=self.locale,
+            labels=self.texts.ui["labels"],
+            generated=(when or datetime.now(UTC)).strftime("%Y-%m-%d"),
+            mode=self.label(f"mode_{mode}"),
+            confidence=self.text("confidence",
+                                 label=self.model(f"confidence.{result.confidence}")),
+            overall=fmt_score(result.overall, na),
+            level=self.level(result.level),
+            level_description=self.model(f"levels.{result.level}.description")
+            if result.level else "",
+            indices=self._indices(result),
+            dimensions=self._dimension_rows(result),
+            blind_spots=self.text("blind_spots", items=self._item_list(result.blind_spots))
+            if result.blind_spots else "",
+            capped=self.text("capped_note", items=self._item_list(result.capped))
+            if result.capped else "",
+            priorities_title=html.unescape(_TAGS.sub("", self.text(
+                "priorities_title", count=len(result.priorities)))),
+            priorities=[self.priority_card(p) for p in result.priorities],
+            phases=self.phases(result.plan),
+            context=ctx_rows,
+            answers=answer_rows,
+            sources=sorted(f"{s.article} · {self.model(f'articles.{s.article}')} · {s.section}"
+                           for s in sources),
+        )
+
+
+_TAGS = re.compile(r"<[^>]+>")
+
+
+def to_plain(text: str) -> str:
+    """Telegram HTML to terminal text."""
+    return html.unescape(_TAGS.sub("", text))
+
+
+# --- the content check's sample render -------------------------------------------------------
+SAMPLE_VALUE = "<b>&Co"
+
+
+def sample_answers(content: Content, mode: str, pattern=(0, 1, 2, 3, 4)) -> dict[str, Answer]:
+    answers = {}
+    for n, item in enumerate(content.bank.items_for(mode)):
+        wanted = pattern[n % len(pattern)]
+        option = next(o for o in item.options if o.score == wanted)
+        evidence = (n % 2 == 0) if item.evidence and wanted >= 3 else None
+        answers[item.id] = Answer(option.id, evidence)
+    first = content.bank.items_for(mode)[0]
+    answers[first.id] = Answer(UNSURE)
+    return answers
+
+
+def render_problems(content: Content) -> list[Problem]:
+    """Render every ui string and every template in every locale with sample data."""
+    problems: list[Problem] = []
+    bank = content.bank
+    for locale, texts in content.texts.items():
+        ui_file = f"locales/{locale}/ui.yaml"
+        flat = _flatten_ui(texts.ui)
+        for key, source in flat.items():
+            if key.startswith(("buttons.", "commands.", "labels.", "progress.", "bar.")):
+                continue
+            try:
+                parsed = content.env.parse(str(source))
+                names = meta.find_undeclared_variables(parsed)
+                content.env.from_string(str(source)).render(
+                    **{n: SAMPLE_VALUE for n in names})
+            except TemplateError as exc:
+                problems.append(Problem(ui_file, key, "template", str(exc)))
+        r = Renderer(content, locale)
+        where = "-"
+        try:
+            for mode in ("full", "quick"):
+                flow = Flow(bank, mode)
+                answers = sample_answers(content, mode)
+                context = {q.id: q.options[:1] for q in bank.context}
+                state = AssessmentState(1, mode, 0, False, context, answers)
+                for step in flow.steps:
+                    where = step.item.id if step.item else step.context.id
+                    state.cursor = step.position
+                    r.step(flow, state)
+                    if step.item and step.item.evidence:
+                        top = next(o for o in step.item.options if o.score == 4)
+                        probe = AssessmentState(1, mode, step.position, False, context,
+                                                {**answers, step.item.id: Answer(top.id)})
+                        r.step(flow, probe)
+                where = "report"
+                result = score(bank, mode, answers, context)
+                r.summary(result, previous=result.as_snapshot())
+                r.priorities(result)
+                r.plan(result.plan)
+                r.document(result, mode, answers, context)
+            for item in bank.items:  # every recommendation of every item
+                where = item.id
+                for rec in item.recommendations:
+                    r.priority_card(Priority(item.id, item.dimension, rec.from_score,
+                                             item.options[0].id, rec, 1.0))
+        except (TemplateError, KeyError, AttributeError, TypeError) as exc:
+            problems.append(Problem(f"locales/{locale} + templates/", where, "render",
+                                    f"{type(exc).__name__}: {exc}"))
+    return problems
+
+
+def _flatten_ui(tree: dict, prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in tree.items():
+        key = f"{prefix}.{k}" if prefix else str(k)
+        if isinstance(v, dict):
+            out.update(_flatten_ui(v, key))
+        else:
+            out[key] = v
+    return out
