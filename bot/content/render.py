@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from jinja2 import TemplateError, meta
+from markupsafe import Markup
 
 from bot.domain.bank import NOT_APPLICABLE, UNSURE
 from bot.domain.flow import (
@@ -64,14 +65,14 @@ class Renderer:
         self._cache: dict[str, Any] = content.__dict__.setdefault("_compiled", {})
 
     # --- strings -----------------------------------------------------------------------------
-    def text(self, key: str, **ctx: Any) -> str:
-        """A ui.yaml message rendered as Telegram HTML (variables escaped)."""
+    def text(self, key: str, **ctx: Any) -> Markup:
+        """A ui.yaml message rendered as Telegram HTML (variables escaped), safe to embed."""
         cache_key = f"{self.locale}:{key}"
         template = self._cache.get(cache_key)
         if template is None:
             template = self.content.env.from_string(str(_lookup(self.texts.ui, key)))
             self._cache[cache_key] = template
-        return template.render(**ctx).strip()
+        return Markup(template.render(**ctx).strip())
 
     def button(self, key: str) -> str:
         return str(self.texts.ui["buttons"][key])
@@ -196,7 +197,6 @@ class Renderer:
                               example=self.texts.items[item.id].evidence or "")
         body = self.content.env.get_template("evidence.html.j2").render(
             body=body_text, **self._item_header(view))
-        # body_text is already HTML: mark it safe by rendering through Markup
         rows = (
             (Button(self.button("evidence_yes"), ("ev", pos, "y")),
              Button(self.button("evidence_no"), ("ev", pos, "n"))),
@@ -342,8 +342,8 @@ class Renderer:
             if result.blind_spots else "",
             capped=self.text("capped_note", items=self._item_list(result.capped))
             if result.capped else "",
-            priorities_title=html.unescape(_TAGS.sub("", self.text(
-                "priorities_title", count=len(result.priorities)))),
+            priorities_title=to_plain(self.text("priorities_title",
+                                                count=len(result.priorities))),
             priorities=[self.priority_card(p) for p in result.priorities],
             phases=self.phases(result.plan),
             context=ctx_rows,

@@ -1,0 +1,288 @@
+"""The application service both adapters (Telegram, console) call: it ties the store, the pure
+flow and scoring, and the renderer together. It knows nothing of Telegram.
+
+Every method derives what to show from the database, so any process can serve any tap.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from bot.content import PRIMARY_LOCALE, Content
+from bot.content.render import Button, Renderer, Screen
+from bot.domain.flow import AssessmentState, Flow, Outcome, Verdict, apply_move
+from bot.domain.scoring import Result, score
+from bot.storage import AssessmentRecord, Store, UserRecord
+
+log = logging.getLogger(__name__)
+
+ZH_HANT_CODES = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+
+
+def locale_for(language_code: str | None) -> str:
+    """Telegram's language_code to a content locale: zh-hant/tw/hk -> zh-Hant, zh* -> zh-Hans."""
+    code = (language_code or "").lower().replace("_", "-")
+    if code.startswith(ZH_HANT_CODES):
+        return "zh-Hant"
+    if code.startswith("zh"):
+        return "zh-Hans"
+    return "en"
+
+
+@dataclass(frozen=True)
+class ChartData:
+    labels: tuple[str, ...]
+    fallback_labels: tuple[str, ...]  # English, for a machine without a CJK font
+    series: tuple[tuple[str, tuple[float, ...], str], ...]  # name, values 0-100, style
+    fallback_names: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Report:
+    assessment_id: int
+    result: Result
+    summary: str
+    priorities: str
+    buttons: tuple[tuple[Button, ...], ...]
+    chart: ChartData
+    chart_caption: str
+    document: str
+    document_name: str
+
+
+@dataclass(frozen=True)
+class TapResult:
+    verdict: Verdict
+    notice: str | None  # a short answer to the tap (stale, invalid ...)
+    screen: Screen | None  # what the question message should now show
+    record: AssessmentRecord | None
+    report: Report | None = None
+
+
+class Coach:
+    def __init__(self, content: Content, store: Store):
+        self.content = content
+        self.store = store
+        self._flows = {mode: Flow(content.bank, mode) for mode in ("full", "quick")}
+
+    def flow(self, mode: str) -> Flow:
+        return self._flows[mode]
+
+    def renderer(self, locale: str | None) -> Renderer:
+        return Renderer(self.content, locale or PRIMARY_LOCALE)
+
+    # --- users -------------------------------------------------------------------------------
+    async def user(self, user_id: int, language_code: str | None) -> UserRecord:
+        return await self.store.ensure_user(user_id, locale_for(language_code))
+
+    async def set_language(self, user_id: int, locale: str) -> bool:
+        if locale not in self.content.texts:
+            return False
+        await self.store.set_language(user_id, locale)
+        return True
+
+    # --- screens -----------------------------------------------------------------------------
+    def welcome(self, locale: str, name: str | None,
+                open_record: AssessmentRecord | None) -> Screen:
+        r = self.renderer(locale)
+        text = r.text("welcome", name=name)
+        if open_record is not None and not self.flow(open_record.state.mode).is_complete(
+                open_record.state):
+            flow = self.flow(open_record.state.mode)
+            done = sum(1 for s in flow.steps[flow.context_count:]
+                       if s.item.id in open_record.state.answers)
+            text += "\n\n" + r.text("welcome_resume", done=done, total=flow.item_count)
+            aid = open_record.state.id
+            return Screen(text, (
+                (Button(r.button("resume"), ("go", aid)),),
+                (Button(r.button("restart"), ("new", "full")),
+                 Button(r.button("quick"), ("new", "quick"))),
+                (Button(r.button("language"), ("lang",)),),
+            ))
+        return Screen(text, self.start_buttons(r))
+
+    @staticmethod
+    def start_buttons(r: Renderer) -> tuple[tuple[Button, ...], ...]:
+        return ((Button(r.button("full"), ("new", "full")),),
+                (Button(r.button("quick"), ("new", "quick")),),
+                (Button(r.button("language"), ("lang",)),))
+
+    def language_screen(self, locale: str) -> Screen:
+        r = self.renderer(locale)
+        buttons = tuple((Button(self.renderer(loc).text("language_name"), ("lang", loc)),)
+                        for loc in self.content.texts)
+        return Screen(r.text("choose_language"), buttons)
+
+    def step_screen(self, record: AssessmentRecord, locale: str) -> Screen:
+        return self.renderer(locale).step(self.flow(record.state.mode), record.state)
+
+    def paused_screen(self, record: AssessmentRecord, locale: str) -> Screen:
+        r = self.renderer(locale)
+        flow = self.flow(record.state.mode)
+        view = flow.view(record.state)
+        number = getattr(view, "number", 1)
+        total = getattr(view, "total", flow.item_count)
+        return Screen(r.text("paused", number=number, total=total),
+                      ((Button(r.button("resume"), ("go", record.state.id)),),))
+
+    # --- assessments -------------------------------------------------------------------------
+    async def start(self, user_id: int, mode: str) -> AssessmentRecord:
+        return await self.store.start_assessment(user_id, mode, self.content.bank.version)
+
+    async def open_assessment(self, user_id: int) -> AssessmentRecord | None:
+        return await self.store.open_assessment(user_id)
+
+    async def owned(self, user_id: int, assessment_id: int) -> AssessmentRecord | None:
+        """The assessment if it belongs to this user; None for anyone else's (no hint given)."""
+        record = await self.store.load_assessment(assessment_id)
+        if record is None or record.user_id != user_id:
+            return None
+        return record
+
+    async def tap(self, user_id: int, locale: str, action: tuple) -> TapResult:
+        """One tap on an assessment button: validate it against the database, then write."""
+        kind, assessment_id, position, *rest = action
+        r = self.renderer(locale)
+        record = await self.owned(user_id, assessment_id)
+        if record is None:
+            current = await self.store.open_assessment(user_id)
+            screen = self.step_screen(current, locale) if current else None
+            notice = r.text("stale") if current else r.text("stale_no_assessment")
+            return TapResult(Verdict.STALE, notice, screen, current)
+        if record.status != "open":
+            current = await self.store.open_assessment(user_id)
+            screen = self.step_screen(current, locale) if current else None
+            notice = r.text("stale") if current else r.text("stale_no_assessment")
+            return TapResult(Verdict.STALE, notice, screen, current)
+        flow = self.flow(record.state.mode)
+        if kind == "pause":
+            if position != record.state.cursor:
+                return self._stale(record, locale)
+            return TapResult(Verdict.APPLIED, None, self.paused_screen(record, locale), record)
+        outcome = self._decide(flow, record.state, kind, position, rest)
+        if outcome.verdict is Verdict.DUPLICATE:
+            return TapResult(Verdict.DUPLICATE, r.text("duplicate"), None, record)
+        if outcome.verdict is Verdict.STALE:
+            return self._stale(record, locale)
+        if outcome.verdict is Verdict.INVALID:
+            return TapResult(Verdict.INVALID, self._invalid_notice(flow, record, r), None, record)
+        assert outcome.move is not None
+        if not await self.store.apply_move(outcome.move):
+            # Someone else (a double tap on another replica) moved first: show the truth.
+            fresh = await self.store.load_assessment(assessment_id)
+            return TapResult(Verdict.DUPLICATE, r.text("duplicate"),
+                             self.step_screen(fresh, locale) if fresh else None, fresh)
+        record.state = apply_move(record.state, outcome.move)
+        if flow.is_complete(record.state):
+            report = await self.finish(record, locale)
+            return TapResult(Verdict.APPLIED, None, Screen(r.text("report_ready")), record, report)
+        return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale), record)
+
+    def _decide(self, flow: Flow, state: AssessmentState, kind: str, position: int,
+                rest: list) -> Outcome:
+        if kind == "ans" and rest:
+            return flow.answer_item(state, position, rest[0])
+        if kind == "ev" and rest and rest[0] in ("y", "n"):
+            return flow.answer_evidence(state, position, rest[0] == "y")
+        if kind == "ctx" and rest:
+            return flow.choose_context(state, position, rest[0])
+        if kind == "ok":
+            return flow.confirm_context(state, position)
+        if kind == "back":
+            return flow.back(state, position)
+        return Outcome(Verdict.INVALID)
+
+    def _invalid_notice(self, flow: Flow, record: AssessmentRecord, r: Renderer) -> str:
+        step = flow.steps[record.state.cursor] if not flow.is_complete(record.state) else None
+        if step is not None and step.context is not None and step.context.multi:
+            chosen = len(record.state.context.get(step.context.id, ()))
+            if chosen >= step.context.max_choices:
+                return r.text("too_many", max=step.context.max_choices)
+            if chosen < step.context.min_choices:
+                return r.text("choose_at_least", min=step.context.min_choices)
+        return r.text("invalid")
+
+    def _stale(self, record: AssessmentRecord, locale: str) -> TapResult:
+        return TapResult(Verdict.STALE, self.renderer(locale).text("stale"),
+                         self.step_screen(record, locale), record)
+
+    async def resume(self, user_id: int, assessment_id: int | None = None):
+        """The record to continue: the given one if it is this user's and open, else the open one."""
+        if assessment_id is not None:
+            record = await self.owned(user_id, assessment_id)
+            if record is not None and record.status == "open":
+                return record
+        return await self.store.open_assessment(user_id)
+
+    # --- reports -----------------------------------------------------------------------------
+    def compute(self, record: AssessmentRecord) -> Result:
+        return score(self.content.bank, record.state.mode, record.state.answers,
+                     record.state.context)
+
+    async def finish(self, record: AssessmentRecord, locale: str) -> Report:
+        result = self.compute(record)
+        plan = [(a.priority.recommendation.id, a.phase) for a in result.plan]
+        await self.store.finish(record.state.id, result.as_snapshot(), plan)
+        record.status = "finished"
+        record.state.finished = True
+        return await self.report(record, locale, result)
+
+    async def finish_if_complete(self, record: AssessmentRecord, locale: str) -> Report | None:
+        """An assessment whose last answer was written but whose closing was interrupted."""
+        if record.status == "open" and self.flow(record.state.mode).is_complete(record.state):
+            return await self.finish(record, locale)
+        return None
+
+    async def latest_report(self, user_id: int, locale: str) -> Report | None:
+        records = await self.store.finished_assessments(user_id, limit=1)
+        return await self.report(records[0], locale) if records else None
+
+    async def report(self, record: AssessmentRecord, locale: str,
+                     result: Result | None = None) -> Report:
+        result = result or self.compute(record)
+        r = self.renderer(locale)
+        en = self.renderer("en")
+        previous = await self.store.previous_scores(record.user_id, record.state.id)
+        bank = self.content.bank
+        series = [(r.text("chart_you"), _values(bank.dimensions, result.dimensions), "solid")]
+        fallback_names = [en.text("chart_you")]
+        if previous:
+            series.append((r.text("chart_previous"),
+                           _values(bank.dimensions, previous.get("dimensions", {})), "dashed"))
+            fallback_names.append(en.text("chart_previous"))
+        aid = record.state.id
+        buttons = (
+            (Button(r.button("report_document"), ("doc", aid)),),
+            (Button(r.button("plan"), ("plan", aid)),),
+            (Button(r.button("retake"), ("new", record.state.mode)),),
+        )
+        return Report(
+            assessment_id=aid,
+            result=result,
+            summary=r.summary(result, previous),
+            priorities=r.priorities(result),
+            buttons=buttons,
+            chart=ChartData(
+                labels=tuple(r.model(f"dimensions.{d}.short") for d in bank.dimensions),
+                fallback_labels=tuple(en.model(f"dimensions.{d}.short")
+                                      for d in bank.dimensions),
+                series=tuple(series),
+                fallback_names=tuple(fallback_names),
+            ),
+            chart_caption=r.text("photo_caption", previous=bool(previous), cohort=False),
+            document=r.document(result, record.state.mode, record.state.answers,
+                                record.state.context, record.finished_at),
+            document_name=f"{r.text('document_filename')}-{aid}.html",
+        )
+
+    async def plan_text(self, user_id: int, assessment_id: int, locale: str) -> str | None:
+        record = await self.owned(user_id, assessment_id)
+        if record is None or record.status != "finished":
+            return None
+        result = self.compute(record)
+        return self.renderer(locale).plan(result.plan)
+
+
+def _values(dimensions: tuple[str, ...], scores: dict) -> tuple[float, ...]:
+    return tuple(float(scores.get(d) or 0.0) for d in dimensions)

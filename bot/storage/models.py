@@ -1,0 +1,75 @@
+"""Tables. Only what the product needs: no names, no usernames, no message texts."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    """Aware UTC; SQLModel's UTCDateTime stores it as UTC and gives it back aware."""
+    return datetime.now(UTC)
+
+
+class User(SQLModel, table=True):
+    __tablename__ = "users"
+    id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    language: str | None = Field(default=None, max_length=8)
+    active: bool = True  # False once the user blocked the bot; True again when they write
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Assessment(SQLModel, table=True):
+    __tablename__ = "assessments"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"),
+                                          nullable=False, index=True))
+    mode: str = Field(max_length=8)  # full | quick
+    status: str = Field(default="open", max_length=10, index=True)  # open|finished|abandoned
+    content_version: str = Field(max_length=32)
+    cursor: int = 0
+    message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    scores: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+
+
+class Answer(SQLModel, table=True):
+    __tablename__ = "answers"
+    __table_args__ = (UniqueConstraint("assessment_id", "item_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(sa_column=Column(Integer, ForeignKey("assessments.id",
+                                                                    ondelete="CASCADE"),
+                                                nullable=False, index=True))
+    item_id: str = Field(max_length=32)
+    option_id: str = Field(max_length=16)
+    evidence: bool | None = None
+    answered_at: datetime = Field(default_factory=utcnow)
+
+
+class ContextAnswer(SQLModel, table=True):
+    __tablename__ = "context_answers"
+    __table_args__ = (UniqueConstraint("assessment_id", "question_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(sa_column=Column(Integer, ForeignKey("assessments.id",
+                                                                    ondelete="CASCADE"),
+                                                nullable=False, index=True))
+    question_id: str = Field(max_length=32)
+    options: str = Field(default="", max_length=200)  # comma-separated option ids
+    answered_at: datetime = Field(default_factory=utcnow)
+
+
+class PlanAction(SQLModel, table=True):
+    __tablename__ = "plan_actions"
+    __table_args__ = (UniqueConstraint("assessment_id", "recommendation_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    assessment_id: int = Field(sa_column=Column(Integer, ForeignKey("assessments.id",
+                                                                    ondelete="CASCADE"),
+                                                nullable=False, index=True))
+    recommendation_id: str = Field(max_length=40)
+    phase: str = Field(max_length=8)
+    position: int = 0
+    done_at: datetime | None = None

@@ -1,0 +1,306 @@
+"""The one storage interface the adapters call. Every write commits before the method returns."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy import delete, event, func, update
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlmodel import select
+from sqlmodel.ext.asyncio.session import AsyncSession
+
+from bot.config import prepare_sqlite_dir
+from bot.domain.flow import Answer as DomainAnswer
+from bot.domain.flow import AssessmentState, Move
+
+from .models import Answer, Assessment, ContextAnswer, PlanAction, User, utcnow
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class UserRecord:
+    id: int
+    language: str | None
+    active: bool
+
+
+@dataclass
+class AssessmentRecord:
+    state: AssessmentState
+    user_id: int
+    status: str
+    content_version: str
+    message_id: int | None
+    created_at: datetime
+    finished_at: datetime | None
+    scores: dict | None
+
+
+def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
+    cursor.execute("PRAGMA busy_timeout=5000")  # wait for a lock instead of failing at once
+    cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE for /delete
+    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
+    cursor.close()
+
+
+def make_engine(url: str) -> AsyncEngine:
+    prepare_sqlite_dir(url)
+    if url.startswith("sqlite"):
+        engine = create_async_engine(url, connect_args={"timeout": 30})
+        event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+    else:
+        engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
+    return engine
+
+
+class Store:
+    def __init__(self, engine: AsyncEngine):
+        self.engine = engine
+
+    @classmethod
+    async def open(cls, url: str, migrate: bool = True) -> Store:
+        store = cls(make_engine(url))
+        if migrate:
+            await store.migrate()
+        return store
+
+    async def migrate(self) -> None:
+        from .migrate import upgrade
+
+        async with self.engine.begin() as conn:
+            await conn.run_sync(upgrade)
+
+    async def close(self) -> None:
+        await self.engine.dispose()
+
+    def session(self) -> AsyncSession:
+        return AsyncSession(self.engine, expire_on_commit=False)
+
+    async def ping(self) -> bool:
+        try:
+            async with self.engine.connect() as conn:
+                await conn.exec_driver_sql("SELECT 1")
+            return True
+        except Exception:  # any failure means "not reachable" for a health check
+            return False
+
+    # --- users -------------------------------------------------------------------------------
+    async def get_user(self, user_id: int) -> UserRecord | None:
+        async with self.session() as s:
+            user = await s.get(User, user_id)
+            return UserRecord(user.id, user.language, user.active) if user else None
+
+    async def ensure_user(self, user_id: int, language: str) -> UserRecord:
+        """The user, created on first contact; a user who writes again is active again."""
+        async with self.session() as s:
+            user = await s.get(User, user_id)
+            if user is None:
+                user = User(id=user_id, language=language)
+                s.add(user)
+            elif not user.active:
+                user.active = True
+            await s.commit()
+            return UserRecord(user.id, user.language, user.active)
+
+    async def set_language(self, user_id: int, language: str) -> None:
+        async with self.session() as s:
+            await s.exec(update(User).where(User.id == user_id).values(language=language))
+            await s.commit()
+
+    async def set_active(self, user_id: int, active: bool) -> None:
+        async with self.session() as s:
+            await s.exec(update(User).where(User.id == user_id).values(active=active))
+            await s.commit()
+
+    # --- assessments -------------------------------------------------------------------------
+    async def start_assessment(self, user_id: int, mode: str, version: str) -> AssessmentRecord:
+        """A new open assessment; any other open one of the user is set aside (kept, not lost)."""
+        async with self.session() as s:
+            await s.exec(update(Assessment)
+                         .where(Assessment.user_id == user_id, Assessment.status == "open")
+                         .values(status="abandoned", updated_at=utcnow()))
+            row = Assessment(user_id=user_id, mode=mode, content_version=version)
+            s.add(row)
+            await s.commit()
+            return await self._record(s, row)
+
+    async def open_assessment(self, user_id: int) -> AssessmentRecord | None:
+        async with self.session() as s:
+            row = (await s.exec(select(Assessment)
+                                .where(Assessment.user_id == user_id, Assessment.status == "open")
+                                .order_by(Assessment.id.desc()).limit(1))).first()
+            return await self._record(s, row) if row else None
+
+    async def load_assessment(self, assessment_id: int) -> AssessmentRecord | None:
+        async with self.session() as s:
+            row = await s.get(Assessment, assessment_id)
+            return await self._record(s, row) if row else None
+
+    async def _record(self, s: AsyncSession, row: Assessment) -> AssessmentRecord:
+        answers = (await s.exec(select(Answer).where(Answer.assessment_id == row.id))).all()
+        context = (await s.exec(select(ContextAnswer)
+                                .where(ContextAnswer.assessment_id == row.id))).all()
+        state = AssessmentState(
+            id=row.id,
+            mode=row.mode,
+            cursor=row.cursor,
+            finished=row.status != "open",
+            context={c.question_id: tuple(o for o in c.options.split(",") if o)
+                     for c in context},
+            answers={a.item_id: DomainAnswer(a.option_id, a.evidence) for a in answers},
+        )
+        return AssessmentRecord(state, row.user_id, row.status, row.content_version,
+                                row.message_id, row.created_at, row.finished_at, row.scores)
+
+    async def apply_move(self, move: Move) -> bool:
+        """Write a tap's answer and move the cursor, only if the cursor is still where the tap
+        saw it (compare-and-set): a double tap or a second replica can not write twice."""
+        now = utcnow()
+        async with self.session() as s:
+            result = await s.exec(
+                update(Assessment)
+                .where(Assessment.id == move.assessment_id,
+                       Assessment.cursor == move.expected_cursor,
+                       Assessment.status == "open")
+                .values(cursor=move.new_cursor, updated_at=now))
+            if result.rowcount != 1:
+                await s.rollback()
+                return False
+            if move.answer is not None:
+                item_id, answer = move.answer
+                row = (await s.exec(select(Answer).where(
+                    Answer.assessment_id == move.assessment_id,
+                    Answer.item_id == item_id))).first()
+                if row is None:
+                    s.add(Answer(assessment_id=move.assessment_id, item_id=item_id,
+                                 option_id=answer.option_id, evidence=answer.evidence,
+                                 answered_at=now))
+                else:
+                    row.option_id, row.evidence, row.answered_at = (
+                        answer.option_id, answer.evidence, now)
+            if move.context is not None:
+                question_id, options = move.context
+                row = (await s.exec(select(ContextAnswer).where(
+                    ContextAnswer.assessment_id == move.assessment_id,
+                    ContextAnswer.question_id == question_id))).first()
+                joined = ",".join(options)
+                if row is None:
+                    s.add(ContextAnswer(assessment_id=move.assessment_id,
+                                        question_id=question_id, options=joined,
+                                        answered_at=now))
+                else:
+                    row.options, row.answered_at = joined, now
+            await s.commit()
+            return True
+
+    async def set_message(self, assessment_id: int, message_id: int | None) -> None:
+        async with self.session() as s:
+            await s.exec(update(Assessment).where(Assessment.id == assessment_id)
+                         .values(message_id=message_id))
+            await s.commit()
+
+    async def finish(self, assessment_id: int, scores: dict,
+                     plan: list[tuple[str, str]]) -> bool:
+        """Close an open assessment with its scores and plan; False if it was not open."""
+        now = utcnow()
+        async with self.session() as s:
+            result = await s.exec(update(Assessment)
+                                  .where(Assessment.id == assessment_id,
+                                         Assessment.status == "open")
+                                  .values(status="finished", scores=scores, finished_at=now,
+                                          updated_at=now))
+            if result.rowcount != 1:
+                await s.rollback()
+                return False
+            for position, (recommendation_id, phase) in enumerate(plan):
+                s.add(PlanAction(assessment_id=assessment_id, recommendation_id=recommendation_id,
+                                 phase=phase, position=position))
+            await s.commit()
+            return True
+
+    async def finished_assessments(self, user_id: int, limit: int = 20) -> list[AssessmentRecord]:
+        """The user's finished assessments, newest first."""
+        async with self.session() as s:
+            rows = (await s.exec(select(Assessment)
+                                 .where(Assessment.user_id == user_id,
+                                        Assessment.status == "finished")
+                                 .order_by(Assessment.finished_at.desc(), Assessment.id.desc())
+                                 .limit(limit))).all()
+            return [await self._record(s, r) for r in rows]
+
+    async def previous_scores(self, user_id: int, before_id: int) -> dict | None:
+        async with self.session() as s:
+            row = (await s.exec(select(Assessment)
+                                .where(Assessment.user_id == user_id,
+                                       Assessment.status == "finished",
+                                       Assessment.id < before_id)
+                                .order_by(Assessment.id.desc()).limit(1))).first()
+            return row.scores if row else None
+
+    # --- the user's own data -----------------------------------------------------------------
+    async def export_user(self, user_id: int) -> dict:
+        async with self.session() as s:
+            user = await s.get(User, user_id)
+            if user is None:
+                return {"user": None, "assessments": []}
+            rows = (await s.exec(select(Assessment).where(Assessment.user_id == user_id)
+                                 .order_by(Assessment.id))).all()
+            out = []
+            for row in rows:
+                answers = (await s.exec(select(Answer).where(Answer.assessment_id == row.id)
+                                        .order_by(Answer.id))).all()
+                context = (await s.exec(select(ContextAnswer)
+                                        .where(ContextAnswer.assessment_id == row.id))).all()
+                plan = (await s.exec(select(PlanAction).where(PlanAction.assessment_id == row.id)
+                                     .order_by(PlanAction.position))).all()
+                out.append({
+                    "id": row.id, "mode": row.mode, "status": row.status,
+                    "content_version": row.content_version,
+                    "created_at": row.created_at.isoformat(),
+                    "finished_at": row.finished_at.isoformat() if row.finished_at else None,
+                    "context": {c.question_id: [o for o in c.options.split(",") if o]
+                                for c in context},
+                    "answers": [{"item": a.item_id, "option": a.option_id,
+                                 "evidence": a.evidence, "answered_at": a.answered_at.isoformat()}
+                                for a in answers],
+                    "scores": row.scores,
+                    "plan": [{"recommendation": p.recommendation_id, "phase": p.phase,
+                              "done_at": p.done_at.isoformat() if p.done_at else None}
+                             for p in plan],
+                })
+            return {"user": {"telegram_id": user.id, "language": user.language,
+                             "active": user.active, "created_at": user.created_at.isoformat()},
+                    "assessments": out}
+
+    async def delete_user(self, user_id: int) -> None:
+        """Every row of this user: the cascade removes assessments, answers, plans."""
+        async with self.session() as s:
+            ids = select(Assessment.id).where(Assessment.user_id == user_id)
+            for table in (Answer, ContextAnswer, PlanAction):  # explicit, not only by cascade
+                await s.exec(delete(table).where(table.assessment_id.in_(ids)))
+            await s.exec(delete(Assessment).where(Assessment.user_id == user_id))
+            await s.exec(delete(User).where(User.id == user_id))
+            await s.commit()
+
+    async def count_rows(self, user_id: int) -> int:
+        """How many rows anywhere belong to this user (for tests and /delete's promise)."""
+        async with self.session() as s:
+            ids = select(Assessment.id).where(Assessment.user_id == user_id)
+            total = 0
+            for table in (Answer, ContextAnswer, PlanAction):
+                total += (await s.exec(select(func.count()).select_from(table)
+                                       .where(table.assessment_id.in_(ids)))).one()
+            total += (await s.exec(select(func.count()).select_from(Assessment)
+                                   .where(Assessment.user_id == user_id))).one()
+            total += (await s.exec(select(func.count()).select_from(User)
+                                   .where(User.id == user_id))).one()
+            return total
+
+
+MIGRATIONS = Path(__file__).with_name("migrations")
