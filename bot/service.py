@@ -208,7 +208,7 @@ class Coach:
                          self.step_screen(record, locale), record)
 
     async def resume(self, user_id: int, assessment_id: int | None = None):
-        """The record to continue: the given one if it is this user's and open, else the open one."""
+        """The given assessment if it is this user's and open, else their open one."""
         if assessment_id is not None:
             record = await self.owned(user_id, assessment_id)
             if record is not None and record.status == "open":

@@ -463,6 +463,33 @@ def _check_model_names(col, root, bank: Bank, lt: LocaleTexts) -> None:
             col.add(path, key.split(".")[1] if "." in key else key, key, "missing")
 
 
+PLAIN_UI_PREFIXES = ("buttons.", "commands.", "labels.", "progress.", "bar.")  # not templates
+
+
+def _check_templates(col: _Collector, root: Path, env: Environment,
+                     texts: dict[str, LocaleTexts]) -> None:
+    """Every templates/*.j2 file and ui.yaml message parses; an error names file, key and line.
+
+    Runs even when other parts of the content are broken, so that every mistake is listed at once.
+    """
+    for name in env.list_templates(extensions=["j2"]):
+        try:
+            env.get_template(name)
+        except TemplateError as exc:
+            line = getattr(exc, "lineno", None)
+            col.add(root / "templates" / name, f"line {line}" if line else "-", "template",
+                    getattr(exc, "message", None) or str(exc))
+    for loc, lt in texts.items():
+        for key, source in _flatten(lt.ui).items():
+            if key.startswith(PLAIN_UI_PREFIXES):
+                continue
+            try:
+                env.parse(str(source))
+            except TemplateError as exc:
+                col.add(root / "locales" / loc / "ui.yaml", key, "template",
+                        getattr(exc, "message", None) or str(exc))
+
+
 def make_environment(root: Path) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(root / "templates")),
@@ -497,6 +524,7 @@ def load_content(
         for lt in texts.values():
             _check_model_names(col, root, bank, lt)
     env = make_environment(root)
+    _check_templates(col, root, env, texts)
     content = None
     if bank is not None and sources is not None and lesson_bank is not None:
         content = Content(

@@ -27,7 +27,7 @@ from bot.domain.flow import (
 )
 from bot.domain.scoring import PlanAction, Priority, Result, score
 
-from .loader import Content, Problem
+from .loader import PLAIN_UI_PREFIXES, Content, Problem
 
 Action = tuple
 
@@ -385,7 +385,7 @@ def render_problems(content: Content) -> list[Problem]:
         ui_file = f"locales/{locale}/ui.yaml"
         flat = _flatten_ui(texts.ui)
         for key, source in flat.items():
-            if key.startswith(("buttons.", "commands.", "labels.", "progress.", "bar.")):
+            if key.startswith(PLAIN_UI_PREFIXES):
                 continue
             try:
                 parsed = content.env.parse(str(source))

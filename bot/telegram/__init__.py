@@ -1,0 +1,1 @@
+"""The Telegram adapter: callback-data codec, thin handlers, the Application's composition root."""

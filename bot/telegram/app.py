@@ -1,0 +1,130 @@
+"""The composition root: settings -> content -> store -> coach -> the PTB Application."""
+
+from __future__ import annotations
+
+import logging
+import sys
+
+from telegram import BotCommand, Update
+from telegram.error import TelegramError
+from telegram.ext import (
+    Application,
+    ApplicationBuilder,
+    CallbackQueryHandler,
+    CommandHandler,
+    MessageHandler,
+    filters,
+)
+from telegram.request import BaseRequest
+
+from bot.config import Settings
+from bot.content import Content, ContentError, load_content
+from bot.service import Coach
+from bot.storage import Store
+
+from . import handlers as h
+from .callbacks import PATTERNS
+
+log = logging.getLogger(__name__)
+
+# setMyCommands takes a two-letter language code: zh gets simplified Chinese, the rest English.
+COMMAND_LOCALES = {None: "en", "zh": "zh-Hans"}
+COMMANDS = ("start", "report", "language", "privacy", "export", "delete", "help")
+
+
+def build_application(
+    settings: Settings,
+    content: Content,
+    store: Store | None = None,
+    request: BaseRequest | None = None,
+    updates_request: BaseRequest | None = None,
+) -> Application:
+    builder = (ApplicationBuilder()
+               .token(settings.bot_token or "")
+               .base_url(settings.telegram_api_base_url)
+               .base_file_url(settings.telegram_api_file_url)
+               .post_init(_post_init)
+               .post_shutdown(_post_shutdown))
+    if request is not None:
+        builder = builder.request(request).get_updates_request(updates_request or request)
+    app = builder.build()
+    app.bot_data["settings"] = settings
+    app.bot_data["content"] = content
+    if store is not None:  # tests bring a store opened on their own event loop
+        app.bot_data["coach"] = Coach(content, store)
+    add_handlers(app)
+    return app
+
+
+def add_handlers(app: Application) -> None:
+    private = filters.ChatType.PRIVATE
+    app.add_handler(CommandHandler("start", h.start, filters=private))
+    app.add_handler(CommandHandler("help", h.help_command, filters=private))
+    app.add_handler(CommandHandler("privacy", h.privacy, filters=private))
+    app.add_handler(CommandHandler("language", h.language, filters=private))
+    app.add_handler(CommandHandler("report", h.report_command, filters=private))
+    app.add_handler(CommandHandler("export", h.export, filters=private))
+    app.add_handler(CommandHandler("delete", h.delete, filters=private))
+    for kind in ("ans", "ev", "ctx", "ok", "back", "pause"):
+        app.add_handler(CallbackQueryHandler(h.tap, pattern=PATTERNS[kind]))
+    app.add_handler(CallbackQueryHandler(h.begin, pattern=PATTERNS["new"]))
+    app.add_handler(CallbackQueryHandler(h.resume, pattern=PATTERNS["go"]))
+    app.add_handler(CallbackQueryHandler(h.choose_language, pattern=PATTERNS["lang"]))
+    app.add_handler(CallbackQueryHandler(h.document, pattern=PATTERNS["doc"]))
+    app.add_handler(CallbackQueryHandler(h.plan, pattern=PATTERNS["plan"]))
+    app.add_handler(CallbackQueryHandler(h.confirm_delete, pattern=PATTERNS["del"]))
+    app.add_handler(CallbackQueryHandler(h.unknown_tap))
+    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, h.typed))
+    app.add_error_handler(h.on_error)
+
+
+async def _post_init(app: Application) -> None:
+    """Open the database on the Application's own event loop, then set the command menu."""
+    if "coach" not in app.bot_data:
+        store = await Store.open(app.bot_data["settings"].database_url)
+        app.bot_data["coach"] = Coach(app.bot_data["content"], store)
+        app.bot_data["owns_store"] = True
+    await set_commands(app)
+
+
+async def _post_shutdown(app: Application) -> None:
+    if app.bot_data.get("owns_store"):
+        await app.bot_data["coach"].store.close()
+
+
+async def set_commands(app: Application) -> None:
+    """A localised command menu; a failure here is logged and never stops the bot."""
+    coach: Coach = app.bot_data["coach"]
+    for code, locale in COMMAND_LOCALES.items():
+        r = coach.renderer(locale)
+        commands = [BotCommand(c, r.texts.ui["commands"][c]) for c in COMMANDS]
+        try:
+            await app.bot.set_my_commands(commands, language_code=code)
+        except TelegramError as exc:
+            log.warning("setMyCommands(%s) failed: %s", code or "default", type(exc).__name__)
+
+
+def configure_logging(settings: Settings) -> None:
+    logging.basicConfig(level=settings.log_level,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request URL, and the URL holds the bot token.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+
+
+def main(args=None) -> int:
+    settings = Settings()
+    configure_logging(settings)
+    if not settings.bot_token:
+        print("error: BOT_TOKEN is not set. Get one from @BotFather, then "
+              "BOT_TOKEN=... uv run python -m bot  (or try `uv run python -m bot console`)",
+              file=sys.stderr)
+        return 2
+    try:
+        content = load_content(settings.content_dir, settings.articles_dir)
+    except ContentError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    app = build_application(settings, content)
+    log.info("starting long polling (content %s)", content.bank.version)
+    app.run_polling(allowed_updates=Update.ALL_TYPES)
+    return 0

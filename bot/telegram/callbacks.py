@@ -1,0 +1,78 @@
+"""callback_data <-> abstract actions. At most 64 bytes; every field is validated on the way in.
+
+Assessment buttons carry the assessment id and the step position (and the option), so a tap
+can be checked against the database before anything is written:
+  ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>   ok:<aid>:<pos>
+  back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
+Other buttons: new:<full|quick>   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
+"""
+
+from __future__ import annotations
+
+import re
+
+from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
+from bot.content.render import Button
+
+MAX_BYTES = 64
+_ID = r"(\d{1,12})"
+_OPT = r"([a-z0-9_]{1,10})"
+PATTERNS = {
+    "ans": re.compile(rf"^ans:{_ID}:{_ID}:{_OPT}$"),
+    "ev": re.compile(rf"^ev:{_ID}:{_ID}:([yn])$"),
+    "ctx": re.compile(rf"^ctx:{_ID}:{_ID}:{_OPT}$"),
+    "ok": re.compile(rf"^ok:{_ID}:{_ID}$"),
+    "back": re.compile(rf"^back:{_ID}:{_ID}$"),
+    "pause": re.compile(rf"^pause:{_ID}:{_ID}$"),
+    "go": re.compile(rf"^go:{_ID}$"),
+    "new": re.compile(r"^new:(full|quick)$"),
+    "lang": re.compile(r"^lang(?::(en|zh-Hans|zh-Hant))?$"),
+    "doc": re.compile(rf"^doc:{_ID}$"),
+    "plan": re.compile(rf"^plan:{_ID}$"),
+    "del": re.compile(r"^del:(yes|no)$"),
+}
+ASSESSMENT_TAPS = ("ans", "ev", "ctx", "ok", "back", "pause")
+
+
+def encode(action: tuple) -> str:
+    data = ":".join(str(part) for part in action)
+    if len(data.encode()) > MAX_BYTES:
+        raise ValueError(f"callback data over {MAX_BYTES} bytes: {data!r}")
+    return data
+
+
+def decode(data: str | None) -> tuple | None:
+    """The action of a callback, or None for anything that is not one of ours."""
+    if not data or len(data.encode()) > MAX_BYTES:
+        return None
+    kind = data.split(":", 1)[0]
+    pattern = PATTERNS.get(kind)
+    match = pattern.match(data) if pattern else None
+    if match is None:
+        return None
+    parts = [int(g) if g and g.isdigit() else g for g in match.groups() if g is not None]
+    return (kind, *parts)
+
+
+def with_assessment(action: tuple, assessment_id: int) -> tuple:
+    """Renderers know positions, not ids: put the assessment id into assessment buttons."""
+    if action[0] in ASSESSMENT_TAPS:
+        return (action[0], assessment_id, *action[1:])
+    return action
+
+
+def keyboard(rows, assessment_id: int | None = None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup([
+        [InlineKeyboardButton(
+            b.label,
+            callback_data=encode(with_assessment(b.action, assessment_id)
+                                 if assessment_id is not None else b.action))
+         for b in row]
+        for row in rows
+    ])
+
+
+__all__ = ["Button", "decode", "encode", "keyboard"]

@@ -1,0 +1,275 @@
+"""Thin handlers: parse the update, call the coach, render, reply. No SQL, no wording here."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+
+from telegram import Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.ext import ContextTypes
+
+from bot.content.render import Button, Screen
+from bot.service import Coach, Report
+from bot.storage import AssessmentRecord
+
+from .callbacks import decode, keyboard
+
+log = logging.getLogger(__name__)
+HTML = ParseMode.HTML
+
+def coach_of(context: ContextTypes.DEFAULT_TYPE) -> Coach:
+    return context.application.bot_data["coach"]
+
+async def _user_locale(update: Update, context) -> tuple[int, str]:
+    tg_user = update.effective_user
+    user = await coach_of(context).user(tg_user.id, tg_user.language_code)
+    return user.id, user.language or "en"
+
+async def _send(context, chat_id: int, screen: Screen, assessment_id: int | None = None):
+    return await context.bot.send_message(
+        chat_id, screen.text, parse_mode=HTML,
+        reply_markup=keyboard(screen.buttons, assessment_id))
+
+async def _edit(query, screen: Screen, assessment_id: int | None = None) -> None:
+    """Edit the tapped message in place; "message is not modified" is a success."""
+    try:
+        await query.edit_message_text(screen.text, parse_mode=HTML,
+                                      reply_markup=keyboard(screen.buttons, assessment_id))
+    except BadRequest as exc:
+        if "not modified" not in str(exc).lower():
+            raise
+
+async def _show_step(update: Update, context, record: AssessmentRecord, locale: str) -> None:
+    """Show the current step: in the tapped message if there is one, else in a new message."""
+    coach = coach_of(context)
+    screen = coach.step_screen(record, locale)
+    query = update.callback_query
+    if query is not None and query.message is not None:
+        try:
+            await _edit(query, screen, record.state.id)
+            if record.message_id != query.message.message_id:
+                await coach.store.set_message(record.state.id, query.message.message_id)
+            return
+        except BadRequest:
+            log.info("could not edit message; sending a new one")
+    message = await _send(context, update.effective_chat.id, screen, record.state.id)
+    await coach.store.set_message(record.state.id, message.message_id)
+
+# --- commands ----------------------------------------------------------------------------------
+async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    record = await coach.open_assessment(user_id)
+    if record is not None:
+        report = await coach.finish_if_complete(record, locale)
+        if report is not None:  # the last answer was saved but the report never went out
+            await send_report(update.effective_chat.id, context, report)
+            return
+    screen = coach.welcome(locale, update.effective_user.first_name, record)
+    await _send(context, update.effective_chat.id, screen)
+
+async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    _, locale = await _user_locale(update, context)
+    await update.effective_message.reply_html(coach_of(context).renderer(locale).text("help"))
+
+async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    _, locale = await _user_locale(update, context)
+    text = coach_of(context).renderer(locale).text("privacy", cohorts=False)
+    await update.effective_message.reply_html(text)
+
+async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    _, locale = await _user_locale(update, context)
+    await _send(context, update.effective_chat.id, coach_of(context).language_screen(locale))
+
+async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user_id, locale = await _user_locale(update, context)
+    report = await coach_of(context).latest_report(user_id, locale)
+    if report is None:
+        await update.effective_message.reply_html(
+            coach_of(context).renderer(locale).text("report_none"))
+        return
+    await send_report(update.effective_chat.id, context, report)
+
+async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    r = coach.renderer(locale)
+    data = await coach.store.export_user(user_id)
+    payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
+    await context.bot.send_document(update.effective_chat.id, payload,
+                                    filename=f"{r.text('export_filename')}.json",
+                                    caption=r.text("export_caption"), parse_mode=HTML)
+
+async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    _, locale = await _user_locale(update, context)
+    r = coach_of(context).renderer(locale)
+
+    screen = Screen(r.text("delete_confirm"),
+                    ((Button(r.button("delete_confirm"), ("del", "yes")),
+                      Button(r.button("cancel"), ("del", "no"))),))
+    await _send(context, update.effective_chat.id, screen)
+
+async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Text typed instead of tapping: a short hint, nothing changes."""
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    r = coach.renderer(locale)
+    record = await coach.open_assessment(user_id)
+    if record is None:
+        await update.effective_message.reply_html(r.text("typed_idle"))
+        return
+
+    screen = Screen(r.text("typed_hint"), ((Button(r.button("resume"),
+                                                   ("go", record.state.id)),),))
+    await _send(context, update.effective_chat.id, screen)
+
+# --- taps --------------------------------------------------------------------------------------
+async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An assessment button: validated against the database, answered at once."""
+    query = update.callback_query
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    action = decode(query.data)
+    if action is None:
+        await query.answer(coach.renderer(locale).text("invalid"))
+        return
+    result = await coach.tap(user_id, locale, action)
+    await query.answer(result.notice)
+    if result.report is not None:
+        await _edit(query, result.screen)
+        await send_report(update.effective_chat.id, context, result.report)
+        return
+    if result.screen is not None and result.record is not None:
+        await _show_step(update, context, result.record, locale)
+
+async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """new:<mode>: a new assessment (a retake keeps the earlier ones)."""
+    query = update.callback_query
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    await query.answer()
+    record = await coach.start(user_id, decode(query.data)[1])
+    await _show_step(update, context, record, locale)
+
+async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    record = await coach.resume(user_id, decode(query.data)[1])
+    if record is None:
+        await query.answer(coach.renderer(locale).text("stale_no_assessment"))
+        return
+    await query.answer()
+    report = await coach.finish_if_complete(record, locale)
+    if report is not None:
+        await send_report(update.effective_chat.id, context, report)
+        return
+    await _show_step(update, context, record, locale)
+
+async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    action = decode(query.data)
+    if len(action) == 1:  # the menu
+        await query.answer()
+        await _edit(query, coach.language_screen(locale))
+        return
+    new_locale = action[1]
+    await coach.set_language(user_id, new_locale)
+    r = coach.renderer(new_locale)
+    await query.answer(r.text("language_set"))
+    record = await coach.open_assessment(user_id)
+    if record is not None:  # carry on in the new language, same place
+        await _show_step(update, context, record, new_locale)
+    else:
+        await _edit(query, coach.welcome(new_locale, update.effective_user.first_name, None))
+
+async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    record = await coach.owned(user_id, decode(query.data)[1])
+    if record is None or record.status != "finished":
+        await query.answer(coach.renderer(locale).text("stale_no_assessment"))
+        return
+    await query.answer()
+    report = await coach.report(record, locale)
+    await context.bot.send_chat_action(update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
+    await context.bot.send_document(update.effective_chat.id, report.document.encode(),
+                                    filename=report.document_name,
+                                    caption=coach.renderer(locale).text("document_caption"),
+                                    parse_mode=HTML)
+
+async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    text = await coach.plan_text(user_id, decode(query.data)[1], locale)
+    if text is None:
+        await query.answer(coach.renderer(locale).text("stale_no_assessment"))
+        return
+    await query.answer()
+    await context.bot.send_message(update.effective_chat.id, text, parse_mode=HTML)
+
+async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    r = coach.renderer(locale)
+    await query.answer()
+    if decode(query.data)[1] == "yes":
+        await coach.store.delete_user(user_id)
+        await _edit(query, Screen(r.text("deleted")))
+    else:
+        await _edit(query, Screen(r.text("delete_cancelled")))
+
+async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Callback data that is not ours (forged, garbage, from an old version)."""
+    _, locale = await _user_locale(update, context)
+    await update.callback_query.answer(coach_of(context).renderer(locale).text("invalid"))
+
+# --- the report --------------------------------------------------------------------------------
+async def send_report(chat_id: int, context, report: Report) -> None:
+    """Summary, chart, priorities. A chart that fails to render or send never stops the text."""
+    from bot.chart import render_radar
+
+    await context.bot.send_message(chat_id, report.summary, parse_mode=HTML)
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
+        png = await asyncio.to_thread(render_radar, report.chart)
+        await context.bot.send_photo(chat_id, png, caption=report.chart_caption, parse_mode=HTML)
+    except Forbidden:
+        raise
+    except (TelegramError, OSError, ValueError, RuntimeError) as exc:
+        log.warning("report chart not delivered: %s", type(exc).__name__)
+    await context.bot.send_message(chat_id, report.priorities, parse_mode=HTML,
+                                   reply_markup=keyboard(report.buttons))
+
+# --- errors ------------------------------------------------------------------------------------
+async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Log the update id and the error class (never texts or tokens); tell the user briefly."""
+    error = context.error
+    update_id = update.update_id if isinstance(update, Update) else None
+    log.error("update %s failed: %s", update_id, type(error).__name__,
+              exc_info=(type(error), error, error.__traceback__) if error else None)
+    if isinstance(error, Forbidden) and isinstance(update, Update) and update.effective_user:
+        await coach_of(context).store.set_active(update.effective_user.id, False)
+        return
+    if not isinstance(update, Update) or update.effective_chat is None:
+        return
+    try:
+        coach = coach_of(context)
+        user = await coach.store.get_user(update.effective_user.id) \
+            if update.effective_user else None
+        locale = user.language if user and user.language else "en"
+        if update.callback_query is not None:
+            await update.callback_query.answer(coach.renderer(locale).text("error"))
+        else:
+            await context.bot.send_message(update.effective_chat.id,
+                                           coach.renderer(locale).text("error"), parse_mode=HTML)
+    except Exception as exc:  # the error report itself failed: log, never raise from here
+        log.warning("could not tell the user about the error: %s", type(exc).__name__)

@@ -1,0 +1,124 @@
+"""Shared fixtures: the real content, a real SQLite file, the real Application on a fake Bot API."""
+
+from __future__ import annotations
+
+import itertools
+import time
+from pathlib import Path
+
+import pytest
+from telegram import Update
+
+from bot.config import Settings
+from bot.content import load_content
+from bot.storage import Store
+from bot.telegram.app import build_application
+
+from .fakes import FakeTelegram, buttons
+
+ROOT = Path(__file__).resolve().parents[1]
+_update_ids = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def content():
+    return load_content()
+
+
+@pytest.fixture
+def db_url(tmp_path) -> str:
+    return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+
+
+@pytest.fixture
+async def store(db_url):
+    s = await Store.open(db_url)
+    yield s
+    await s.close()
+
+
+@pytest.fixture
+def telegram() -> FakeTelegram:
+    return FakeTelegram()
+
+
+async def make_app(content, store, telegram, **settings):
+    app = build_application(Settings(bot_token="123:TEST", _env_file=None, **settings),
+                            content, store, request=telegram)
+    await app.initialize()
+    return app
+
+
+@pytest.fixture
+async def app(content, store, telegram):
+    application = await make_app(content, store, telegram)
+    yield application
+    await application.shutdown()
+
+
+class Person:
+    """A Telegram user who types and taps; every update goes through app.process_update."""
+
+    def __init__(self, app, telegram: FakeTelegram, user_id: int, language_code: str = "en",
+                 first_name: str = "Ann"):
+        self.app, self.telegram = app, telegram
+        self.id, self.language_code, self.first_name = user_id, language_code, first_name
+
+    def _from(self) -> dict:
+        return {"id": self.id, "is_bot": False, "first_name": self.first_name,
+                "language_code": self.language_code}
+
+    async def send(self, text: str, update_id: int | None = None) -> None:
+        message = {"message_id": next(_update_ids) + 10_000, "date": int(time.time()),
+                   "chat": {"id": self.id, "type": "private"}, "from": self._from(),
+                   "text": text}
+        if text.startswith("/"):
+            message["entities"] = [{"type": "bot_command", "offset": 0,
+                                    "length": len(text.split()[0])}]
+        await self.process({"update_id": update_id or next(_update_ids), "message": message})
+
+    async def press(self, data: str, message_id: int | None = None,
+                    update_id: int | None = None) -> None:
+        """Tap a button with this callback data (real or forged) on a message."""
+        if message_id is None:
+            message_id = self.telegram.last_with_buttons(self.id).message_id
+        msg = self.telegram.messages.get(self.id, {}).get(message_id)
+        message = {"message_id": message_id, "date": int(time.time()),
+                   "chat": {"id": self.id, "type": "private"},
+                   "from": {"id": 999000, "is_bot": True, "first_name": "Coach"},
+                   "text": msg.text if msg else "old"}
+        query = {"id": f"q{next(_update_ids)}", "from": self._from(), "chat_instance": "ci",
+                 "data": data, "message": message}
+        await self.process({"update_id": update_id or next(_update_ids),
+                            "callback_query": query})
+
+    async def tap(self, label: str | int) -> str:
+        """Tap the button whose label contains `label` (or the n-th button) on the screen."""
+        screen = self.screen
+        options = buttons(screen)
+        if isinstance(label, int):
+            data = options[label][1]
+        else:
+            matches = [d for text, d in options if label in text]
+            assert matches, f"no button {label!r} in {[t for t, _ in options]}"
+            data = matches[0]
+        await self.press(data, screen.message_id)
+        return data
+
+    async def process(self, payload: dict) -> None:
+        await self.app.process_update(Update.de_json(payload, self.app.bot))
+
+    @property
+    def screen(self):
+        return self.telegram.last_with_buttons(self.id)
+
+    @property
+    def texts(self) -> list[str]:
+        return [m.text for m in self.telegram.chat(self.id)]
+
+
+@pytest.fixture
+def person(app, telegram):
+    def make(user_id: int = 1001, language_code: str = "en", first_name: str = "Ann") -> Person:
+        return Person(app, telegram, user_id, language_code, first_name)
+    return make
