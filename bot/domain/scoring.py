@@ -67,9 +67,12 @@ def item_score(item: Item, answer: Answer | None, cap: int) -> int | None:
     return option.score
 
 
-def _mean(values) -> float | None:
+def _mean(values, ndigits: int | None = 1) -> float | None:
     values = [v for v in values if v is not None]
-    return round(sum(values) / len(values), 1) if values else None
+    if not values:
+        return None
+    mean = sum(values) / len(values)
+    return mean if ndigits is None else round(mean, ndigits)
 
 
 def level_of(bank: Bank, score: float | None) -> str | None:
@@ -107,7 +110,8 @@ def score(
     items = bank.items_for(mode)
     scores = {i.id: item_score(i, answers.get(i.id), weights.evidence_cap) for i in items}
     dimensions = {
-        d: (None if (m := _mean(scores[i.id] for i in items if i.dimension == d)) is None
+        # 25 x the exact mean, rounded once (rounding the mean first is up to 1.25 points off)
+        d: (None if (m := _mean((scores[i.id] for i in items if i.dimension == d), None)) is None
             else round(25 * m, 1))
         for d in bank.dimensions
     }
@@ -141,7 +145,7 @@ def score(
         blind_spots=blind_spots,
         capped=capped,
         confidence=confidence_of(mode, applicable, len(blind_spots)),
-        priorities=priorities[: weights.top],
+        priorities=tuple(priorities[: weights.top]),
         plan=plan_of(bank, priorities[: weights.plan_size]),
         strongest=strongest,
         weakest=weakest,

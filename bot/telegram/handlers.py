@@ -42,10 +42,11 @@ async def _edit(query, screen: Screen, assessment_id: int | None = None) -> None
         if "not modified" not in str(exc).lower():
             raise
 
-async def _show_step(update: Update, context, record: AssessmentRecord, locale: str) -> None:
-    """Show the current step: in the tapped message if there is one, else in a new message."""
+async def _show_step(update: Update, context, record: AssessmentRecord, locale: str,
+                     screen: Screen | None = None) -> None:
+    """Show the current step (or `screen`): in the tapped message if any, else a new one."""
     coach = coach_of(context)
-    screen = coach.step_screen(record, locale)
+    screen = screen or coach.step_screen(record, locale)
     query = update.callback_query
     if query is not None and query.message is not None:
         try:
@@ -143,7 +144,7 @@ async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         await send_report(update.effective_chat.id, context, result.report)
         return
     if result.screen is not None and result.record is not None:
-        await _show_step(update, context, result.record, locale)
+        await _show_step(update, context, result.record, locale, result.screen)
 
 async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """new:<mode>: a new assessment (a retake keeps the earlier ones)."""
