@@ -383,6 +383,11 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
 def _load_locale(col, root, locale, bank, lesson_bank) -> LocaleTexts:
     base = root / "locales" / locale
     ui = col.read_yaml(base / "ui.yaml") or {}
+    for extra in sorted(base.glob("ui-*.yaml")):  # e.g. ui-trainer.yaml: more messages
+        for key, value in (col.read_yaml(extra) or {}).items():
+            if key in ui:
+                col.add(extra, str(key), "-", "key already defined in ui.yaml")
+            ui[key] = value
     model = col.read_yaml(base / "model.yaml") or {}
     items: dict[str, ItemText] = {}
     if bank is not None:
@@ -435,7 +440,7 @@ def _check_parity(col, root, texts: dict[str, LocaleTexts]) -> None:
             if loc == PRIMARY_LOCALE:
                 continue
             have = set(_flatten(getattr(lt, name)))
-            path = root / "locales" / loc / f"{name}.yaml"
+            path = root / "locales" / loc / ("ui*.yaml" if name == "ui" else f"{name}.yaml")
             for key in sorted(want - have):
                 col.add(path, key, "-", f"missing (present in {PRIMARY_LOCALE})")
             for key in sorted(have - want):

@@ -18,6 +18,7 @@ class User(SQLModel, table=True):
     id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     language: str | None = Field(default=None, max_length=8)
     active: bool = True  # False once the user blocked the bot; True again when they write
+    timezone: str | None = Field(default=None, max_length=64)  # IANA name, when known
     created_at: datetime = Field(default_factory=utcnow)
 
 
@@ -73,3 +74,22 @@ class PlanAction(SQLModel, table=True):
     phase: str = Field(max_length=8)
     position: int = 0
     done_at: datetime | None = None
+
+
+class Reminder(SQLModel, table=True):
+    """A check-in the owner asked for. Kept here, not only in a JobQueue, so that it survives
+    restarts; a sender claims it (status pending -> claimed) before sending, so two processes
+    never send it twice."""
+
+    __tablename__ = "reminders"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"),
+                                          nullable=False, index=True))
+    assessment_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("assessments.id", ondelete="CASCADE"), nullable=True))
+    due_at: datetime = Field(index=True)
+    status: str = Field(default="pending", max_length=10, index=True)  # pending|claimed|sent|cancelled
+    claimed_by: str | None = Field(default=None, max_length=64)
+    claimed_at: datetime | None = None
+    sent_at: datetime | None = None
+    created_at: datetime = Field(default_factory=utcnow)
