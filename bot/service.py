@@ -276,13 +276,6 @@ class Coach:
             document_name=f"{r.text('document_filename')}-{aid}.html",
         )
 
-    async def plan_text(self, user_id: int, assessment_id: int, locale: str) -> str | None:
-        record = await self.owned(user_id, assessment_id)
-        if record is None or record.status != "finished":
-            return None
-        result = self.compute(record)
-        return self.renderer(locale).plan(result.plan)
-
 
 def _values(dimensions: tuple[str, ...], scores: dict) -> tuple[float, ...]:
     return tuple(float(scores.get(d) or 0.0) for d in dimensions)

@@ -93,15 +93,16 @@ class Person:
                             "callback_query": query})
 
     async def tap(self, label: str | int) -> str:
-        """Tap the button whose label contains `label` (or the n-th button) on the screen."""
-        screen = self.screen
-        options = buttons(screen)
+        """Tap the n-th button of the newest message with buttons, or the newest button whose
+        label contains `label` (like a user scrolling up to it)."""
         if isinstance(label, int):
-            data = options[label][1]
+            screen = self.screen
+            data = buttons(screen)[label][1]
         else:
-            matches = [d for text, d in options if label in text]
-            assert matches, f"no button {label!r} in {[t for t, _ in options]}"
-            data = matches[0]
+            found = [(m, d) for m in reversed(self.telegram.chat(self.id)) if m.reply_markup
+                     for text, d in buttons(m) if label in text]
+            assert found, f"no button {label!r} in {[t for t, _ in buttons(self.screen)]}"
+            screen, data = found[0]
         await self.press(data, screen.message_id)
         return data
 

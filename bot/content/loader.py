@@ -473,7 +473,7 @@ PLAIN_UI_PREFIXES = ("buttons.", "commands.", "labels.", "progress.", "bar.")  #
 
 def _check_templates(col: _Collector, root: Path, env: Environment,
                      texts: dict[str, LocaleTexts]) -> None:
-    """Every templates/*.j2 file and ui.yaml message parses; an error names file, key and line.
+    """Every templates/*.j2 file and ui*.yaml message parses; an error names file, key and line.
 
     Runs even when other parts of the content are broken, so that every mistake is listed at once.
     """
@@ -484,15 +484,20 @@ def _check_templates(col: _Collector, root: Path, env: Environment,
             line = getattr(exc, "lineno", None)
             col.add(root / "templates" / name, f"line {line}" if line else "-", "template",
                     getattr(exc, "message", None) or str(exc))
-    for loc, lt in texts.items():
-        for key, source in _flatten(lt.ui).items():
-            if key.startswith(PLAIN_UI_PREFIXES):
-                continue
+    for loc in texts:
+        base = root / "locales" / loc
+        for path in (base / "ui.yaml", *sorted(base.glob("ui-*.yaml"))):
             try:
-                env.parse(str(source))
-            except TemplateError as exc:
-                col.add(root / "locales" / loc / "ui.yaml", key, "template",
-                        getattr(exc, "message", None) or str(exc))
+                tree = yaml.safe_load(path.read_text(encoding="utf-8"))
+            except (OSError, yaml.YAMLError):
+                continue  # already reported when the locale was read
+            for key, source in _flatten(tree if isinstance(tree, dict) else {}).items():
+                if key.startswith(PLAIN_UI_PREFIXES):
+                    continue
+                try:
+                    env.parse(str(source))
+                except TemplateError as exc:
+                    col.add(path, key, "template", getattr(exc, "message", None) or str(exc))
 
 
 def make_environment(root: Path) -> Environment:

@@ -296,9 +296,9 @@ class Renderer:
                             "actions": actions})
         return out
 
-    def plan(self, plan: tuple[PlanAction, ...], done=frozenset()) -> str:
+    def plan(self, plan: tuple[PlanAction, ...], done=frozenset(), header: str = "") -> str:
         return self.content.env.get_template("plan.html.j2").render(
-            title=self.label("plan_title"), phases=self.phases(plan, done),
+            title=self.label("plan_title"), header=header, phases=self.phases(plan, done),
             first_step_label=self.label("first_step"), metric_label=self.label("metric"),
         ).strip()
 
@@ -382,7 +382,7 @@ def render_problems(content: Content) -> list[Problem]:
     problems: list[Problem] = []
     bank = content.bank
     for locale, texts in content.texts.items():
-        ui_file = f"locales/{locale}/ui.yaml"
+        ui_file = f"locales/{locale}/ui*.yaml"
         flat = _flatten_ui(texts.ui)
         for key, source in flat.items():
             if key.startswith(PLAIN_UI_PREFIXES):

@@ -88,7 +88,8 @@ class Reminder(SQLModel, table=True):
     assessment_id: int | None = Field(default=None, sa_column=Column(
         Integer, ForeignKey("assessments.id", ondelete="CASCADE"), nullable=True))
     due_at: datetime = Field(index=True)
-    status: str = Field(default="pending", max_length=10, index=True)  # pending|claimed|sent|cancelled
+    # pending | claimed | sent | failed | cancelled
+    status: str = Field(default="pending", max_length=10, index=True)
     claimed_by: str | None = Field(default=None, max_length=64)
     claimed_at: datetime | None = None
     sent_at: datetime | None = None

@@ -16,7 +16,7 @@ from bot.config import prepare_sqlite_dir
 from bot.domain.flow import Answer as DomainAnswer
 from bot.domain.flow import AssessmentState, Move
 
-from .models import Answer, Assessment, ContextAnswer, PlanAction, User, utcnow
+from .models import Answer, Assessment, ContextAnswer, PlanAction, Reminder, User, utcnow
 
 log = logging.getLogger(__name__)
 
@@ -26,6 +26,24 @@ class UserRecord:
     id: int
     language: str | None
     active: bool
+
+
+@dataclass(frozen=True)
+class PlanItem:
+    id: int
+    assessment_id: int
+    recommendation_id: str
+    phase: str
+    done: bool
+
+
+@dataclass(frozen=True)
+class DueReminder:
+    id: int
+    user_id: int
+    assessment_id: int | None
+    language: str | None
+    timezone: str | None
 
 
 @dataclass
@@ -243,6 +261,106 @@ class Store:
                                 .order_by(Assessment.id.desc()).limit(1))).first()
             return row.scores if row else None
 
+    # --- the plan ----------------------------------------------------------------------------
+    async def plan_items(self, assessment_id: int) -> list[PlanItem]:
+        async with self.session() as s:
+            rows = (await s.exec(select(PlanAction).where(PlanAction.assessment_id == assessment_id)
+                                 .order_by(PlanAction.position))).all()
+            return [PlanItem(r.id, r.assessment_id, r.recommendation_id, r.phase,
+                             r.done_at is not None) for r in rows]
+
+    async def plan_item_owner(self, plan_item_id: int) -> tuple[int, int] | None:
+        """(user id, assessment id) of a plan action, to check a tap against."""
+        async with self.session() as s:
+            row = (await s.exec(select(Assessment.user_id, Assessment.id)
+                                .join(PlanAction, PlanAction.assessment_id == Assessment.id)
+                                .where(PlanAction.id == plan_item_id))).first()
+            return (row[0], row[1]) if row else None
+
+    async def mark_plan_item(self, plan_item_id: int, done: bool) -> bool:
+        """Idempotent: marking done twice keeps the first time; True if anything changed."""
+        async with self.session() as s:
+            condition = PlanAction.done_at.is_(None) if done else PlanAction.done_at.is_not(None)
+            result = await s.exec(update(PlanAction)
+                                  .where(PlanAction.id == plan_item_id, condition)
+                                  .values(done_at=utcnow() if done else None))
+            await s.commit()
+            return result.rowcount == 1
+
+    # --- reminders -----------------------------------------------------------------------------
+    async def schedule_reminder(self, user_id: int, assessment_id: int | None,
+                                due_at: datetime) -> int:
+        """One pending check-in per user: a new one replaces the pending one."""
+        async with self.session() as s:
+            await s.exec(update(Reminder)
+                         .where(Reminder.user_id == user_id, Reminder.status == "pending")
+                         .values(status="cancelled"))
+            row = Reminder(user_id=user_id, assessment_id=assessment_id, due_at=due_at)
+            s.add(row)
+            await s.commit()
+            return row.id
+
+    async def cancel_reminders(self, user_id: int) -> int:
+        async with self.session() as s:
+            result = await s.exec(update(Reminder)
+                                  .where(Reminder.user_id == user_id,
+                                         Reminder.status == "pending")
+                                  .values(status="cancelled"))
+            await s.commit()
+            return result.rowcount
+
+    async def pending_reminders(self, user_id: int) -> list[datetime]:
+        async with self.session() as s:
+            rows = (await s.exec(select(Reminder.due_at)
+                                 .where(Reminder.user_id == user_id,
+                                        Reminder.status == "pending")
+                                 .order_by(Reminder.due_at))).all()
+            return list(rows)
+
+    async def claim_due_reminders(self, now: datetime, token: str,
+                                  limit: int = 50) -> list[DueReminder]:
+        """Claim due reminders of active users for this sender (pending -> claimed) and return
+        them. The conditional UPDATE is the lock: a reminder another process claimed first is
+        not pending any more, so it is never sent twice. A claim is never taken back: a sender
+        that dies between claiming and sending loses that check-in rather than risking a
+        duplicate."""
+        async with self.session() as s:
+            due = (select(Reminder.id)
+                   .join(User, User.id == Reminder.user_id)
+                   .where(Reminder.status == "pending", Reminder.due_at <= now,
+                          User.active.is_(True))
+                   .order_by(Reminder.due_at).limit(limit))
+            ids = list((await s.exec(due)).all())
+            if not ids:
+                return []
+            await s.exec(update(Reminder)
+                         .where(Reminder.id.in_(ids), Reminder.status == "pending")
+                         .values(status="claimed", claimed_by=token, claimed_at=now))
+            await s.commit()
+            rows = (await s.exec(select(Reminder, User.language, User.timezone)
+                                 .join(User, User.id == Reminder.user_id)
+                                 .where(Reminder.claimed_by == token,
+                                        Reminder.status == "claimed"))).all()
+            return [DueReminder(r.id, r.user_id, r.assessment_id, lang, tz)
+                    for r, lang, tz in rows]
+
+    async def finish_reminder(self, reminder_id: int, status: str,
+                              due_at: datetime | None = None) -> None:
+        """sent / failed, or back to pending at a later time (a quiet-hours postponement)."""
+        async with self.session() as s:
+            values: dict = {"status": status}
+            if status == "sent":
+                values["sent_at"] = utcnow()
+            if due_at is not None:
+                values.update(due_at=due_at, claimed_by=None, claimed_at=None)
+            await s.exec(update(Reminder).where(Reminder.id == reminder_id).values(**values))
+            await s.commit()
+
+    async def reminder_owner(self, reminder_id: int) -> int | None:
+        async with self.session() as s:
+            row = await s.get(Reminder, reminder_id)
+            return row.user_id if row else None
+
     # --- the user's own data -----------------------------------------------------------------
     async def export_user(self, user_id: int) -> dict:
         async with self.session() as s:
@@ -274,9 +392,14 @@ class Store:
                               "done_at": p.done_at.isoformat() if p.done_at else None}
                              for p in plan],
                 })
+            reminders = (await s.exec(select(Reminder).where(Reminder.user_id == user_id)
+                                      .order_by(Reminder.id))).all()
             return {"user": {"telegram_id": user.id, "language": user.language,
-                             "active": user.active, "created_at": user.created_at.isoformat()},
-                    "assessments": out}
+                             "timezone": user.timezone, "active": user.active,
+                             "created_at": user.created_at.isoformat()},
+                    "assessments": out,
+                    "reminders": [{"due_at": r.due_at.isoformat(), "status": r.status}
+                                  for r in reminders]}
 
     async def delete_user(self, user_id: int) -> None:
         """Every row of this user: the cascade removes assessments, answers, plans."""
@@ -284,6 +407,7 @@ class Store:
             ids = select(Assessment.id).where(Assessment.user_id == user_id)
             for table in (Answer, ContextAnswer, PlanAction):  # explicit, not only by cascade
                 await s.exec(delete(table).where(table.assessment_id.in_(ids)))
+            await s.exec(delete(Reminder).where(Reminder.user_id == user_id))
             await s.exec(delete(Assessment).where(Assessment.user_id == user_id))
             await s.exec(delete(User).where(User.id == user_id))
             await s.commit()
@@ -298,6 +422,8 @@ class Store:
                                        .where(table.assessment_id.in_(ids)))).one()
             total += (await s.exec(select(func.count()).select_from(Assessment)
                                    .where(Assessment.user_id == user_id))).one()
+            total += (await s.exec(select(func.count()).select_from(Reminder)
+                                   .where(Reminder.user_id == user_id))).one()
             total += (await s.exec(select(func.count()).select_from(User)
                                    .where(User.id == user_id))).one()
             return total

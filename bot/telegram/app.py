@@ -17,6 +17,7 @@ from telegram.ext import (
 )
 from telegram.request import BaseRequest
 
+from bot.coaching import Coaching
 from bot.config import Settings
 from bot.content import Content, ContentError, load_content
 from bot.service import Coach
@@ -24,12 +25,14 @@ from bot.storage import Store
 
 from . import handlers as h
 from .callbacks import PATTERNS
+from .reminders import REMINDER_INTERVAL, send_due_reminders
 
 log = logging.getLogger(__name__)
 
 # setMyCommands takes a two-letter language code: zh gets simplified Chinese, the rest English.
 COMMAND_LOCALES = {None: "en", "zh": "zh-Hans"}
-COMMANDS = ("start", "report", "language", "privacy", "export", "delete", "help")
+COMMANDS = ("start", "report", "plan", "history", "learn", "retake", "language", "privacy",
+            "export", "delete", "help")
 
 
 def build_application(
@@ -51,9 +54,15 @@ def build_application(
     app.bot_data["settings"] = settings
     app.bot_data["content"] = content
     if store is not None:  # tests bring a store opened on their own event loop
-        app.bot_data["coach"] = Coach(content, store)
+        _attach(app, content, store)
     add_handlers(app)
     return app
+
+
+def _attach(app: Application, content: Content, store: Store) -> None:
+    coach = Coach(content, store)
+    app.bot_data["coach"] = coach
+    app.bot_data["coaching"] = Coaching(coach)
 
 
 def add_handlers(app: Application) -> None:
@@ -65,6 +74,10 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("report", h.report_command, filters=private))
     app.add_handler(CommandHandler("export", h.export, filters=private))
     app.add_handler(CommandHandler("delete", h.delete, filters=private))
+    app.add_handler(CommandHandler("plan", h.plan_command, filters=private))
+    app.add_handler(CommandHandler("history", h.history, filters=private))
+    app.add_handler(CommandHandler("learn", h.learn, filters=private))
+    app.add_handler(CommandHandler("retake", h.retake, filters=private))
     for kind in ("ans", "ev", "ctx", "ok", "back", "pause"):
         app.add_handler(CallbackQueryHandler(h.tap, pattern=PATTERNS[kind]))
     app.add_handler(CallbackQueryHandler(h.begin, pattern=PATTERNS["new"]))
@@ -73,6 +86,10 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(h.document, pattern=PATTERNS["doc"]))
     app.add_handler(CallbackQueryHandler(h.plan, pattern=PATTERNS["plan"]))
     app.add_handler(CallbackQueryHandler(h.confirm_delete, pattern=PATTERNS["del"]))
+    app.add_handler(CallbackQueryHandler(h.mark_action, pattern=PATTERNS["pa"]))
+    app.add_handler(CallbackQueryHandler(h.remind, pattern=PATTERNS["rem"]))
+    app.add_handler(CallbackQueryHandler(h.checkin_reply, pattern=PATTERNS["ci"]))
+    app.add_handler(CallbackQueryHandler(h.lesson, pattern=PATTERNS["learn"]))
     app.add_handler(CallbackQueryHandler(h.unknown_tap))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, h.typed))
     app.add_error_handler(h.on_error)
@@ -82,8 +99,11 @@ async def _post_init(app: Application) -> None:
     """Open the database on the Application's own event loop, then set the command menu."""
     if "coach" not in app.bot_data:
         store = await Store.open(app.bot_data["settings"].database_url)
-        app.bot_data["coach"] = Coach(app.bot_data["content"], store)
+        _attach(app, app.bot_data["content"], store)
         app.bot_data["owns_store"] = True
+    if app.job_queue is not None:
+        app.job_queue.run_repeating(send_due_reminders, interval=REMINDER_INTERVAL, first=5,
+                                    name="reminders")
     await set_commands(app)
 
 

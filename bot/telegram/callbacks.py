@@ -5,6 +5,7 @@ can be checked against the database before anything is written:
   ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>   ok:<aid>:<pos>
   back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
 Other buttons: new:<full|quick>   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
+  pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>   learn:<dimension>
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ PATTERNS = {
     "doc": re.compile(rf"^doc:{_ID}$"),
     "plan": re.compile(rf"^plan:{_ID}$"),
     "del": re.compile(r"^del:(yes|no)$"),
+    "pa": re.compile(rf"^pa:{_ID}:([01])$"),
+    "rem": re.compile(rf"^rem:{_ID}:(0|7|30)$"),
+    "ci": re.compile(rf"^ci:{_ID}:(done|work|stop)$"),
+    "learn": re.compile(r"^learn:([a-z_]{1,30})$"),
 }
 ASSESSMENT_TAPS = ("ans", "ev", "ctx", "ok", "back", "pause")
 

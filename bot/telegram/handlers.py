@@ -11,6 +11,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.error import BadRequest, Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
+from bot.coaching import Coaching
 from bot.content.render import Button, Screen
 from bot.service import Coach, Report
 from bot.storage import AssessmentRecord
@@ -22,6 +23,10 @@ HTML = ParseMode.HTML
 
 def coach_of(context: ContextTypes.DEFAULT_TYPE) -> Coach:
     return context.application.bot_data["coach"]
+
+
+def coaching_of(context: ContextTypes.DEFAULT_TYPE) -> Coaching:
+    return context.application.bot_data["coaching"]
 
 async def _user_locale(update: Update, context) -> tuple[int, str]:
     tg_user = update.effective_user
@@ -67,7 +72,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if record is not None:
         report = await coach.finish_if_complete(record, locale)
         if report is not None:  # the last answer was saved but the report never went out
-            await send_report(update.effective_chat.id, context, report)
+            await send_report(update.effective_chat.id, context, report, locale)
             return
     screen = coach.welcome(locale, update.effective_user.first_name, record)
     await _send(context, update.effective_chat.id, screen)
@@ -92,7 +97,7 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_html(
             coach_of(context).renderer(locale).text("report_none"))
         return
-    await send_report(update.effective_chat.id, context, report)
+    await send_report(update.effective_chat.id, context, report, locale)
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     coach = coach_of(context)
@@ -141,7 +146,7 @@ async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer(result.notice)
     if result.report is not None:
         await _edit(query, result.screen)
-        await send_report(update.effective_chat.id, context, result.report)
+        await send_report(update.effective_chat.id, context, result.report, locale)
         return
     if result.screen is not None and result.record is not None:
         await _show_step(update, context, result.record, locale, result.screen)
@@ -166,7 +171,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await query.answer()
     report = await coach.finish_if_complete(record, locale)
     if report is not None:
-        await send_report(update.effective_chat.id, context, report)
+        await send_report(update.effective_chat.id, context, report, locale)
         return
     await _show_step(update, context, record, locale)
 
@@ -206,15 +211,93 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                     parse_mode=HTML)
 
 async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """plan:<aid> from the report: the plan with actions to tick off."""
     query = update.callback_query
-    coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
-    text = await coach.plan_text(user_id, decode(query.data)[1], locale)
+    screen = await coaching_of(context).plan_screen(user_id, locale, decode(query.data)[1])
+    if screen is None:
+        await query.answer(coach_of(context).renderer(locale).text("stale_no_assessment"))
+        return
+    await query.answer()
+    await _send(context, update.effective_chat.id, screen)
+
+
+async def plan_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user_id, locale = await _user_locale(update, context)
+    await _send(context, update.effective_chat.id,
+                await coaching_of(context).plan_screen(user_id, locale))
+
+
+async def mark_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """pa:<plan action id>:<1 done | 0 not done>: idempotent, only on one's own plan."""
+    query = update.callback_query
+    user_id, locale = await _user_locale(update, context)
+    _, item_id, done = decode(query.data)
+    marked = await coaching_of(context).mark(user_id, item_id, bool(done), locale)
+    if marked is None:
+        await query.answer(coach_of(context).renderer(locale).text("invalid"))
+        return
+    notice, screen = marked
+    await query.answer(notice)
+    await _edit(query, screen)
+
+
+async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """rem:<aid>:<days>: schedule a check-in (0: no thanks)."""
+    query = update.callback_query
+    user_id, locale = await _user_locale(update, context)
+    _, assessment_id, days = decode(query.data)
+    text = await coaching_of(context).schedule(user_id, assessment_id, days, locale)
     if text is None:
-        await query.answer(coach.renderer(locale).text("stale_no_assessment"))
+        await query.answer(coach_of(context).renderer(locale).text("invalid"))
+        return
+    await query.answer()
+    await _edit(query, Screen(text))
+
+
+async def checkin_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """ci:<reminder id>:<done|work|stop>: the owner's answer to a check-in."""
+    query = update.callback_query
+    user_id, locale = await _user_locale(update, context)
+    _, reminder_id, choice = decode(query.data)
+    text = await coaching_of(context).checkin_reply(user_id, reminder_id, choice, locale)
+    if text is None:
+        await query.answer(coach_of(context).renderer(locale).text("stale_no_assessment"))
+        return
+    await query.answer()
+    await _edit(query, Screen(text))
+
+
+async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user_id, locale = await _user_locale(update, context)
+    await update.effective_message.reply_html(await coaching_of(context).history(user_id, locale))
+
+
+async def learn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    _, locale = await _user_locale(update, context)
+    await _send(context, update.effective_chat.id, coaching_of(context).learn_menu(locale))
+
+
+async def lesson(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """learn:<dimension>: one short lesson."""
+    query = update.callback_query
+    _, locale = await _user_locale(update, context)
+    text = coaching_of(context).lesson(decode(query.data)[1], locale)
+    if text is None:
+        await query.answer(coach_of(context).renderer(locale).text("invalid"))
         return
     await query.answer()
     await context.bot.send_message(update.effective_chat.id, text, parse_mode=HTML)
+
+
+async def retake(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/retake: a new full assessment; earlier ones stay in /history."""
+    coach = coach_of(context)
+    user_id, locale = await _user_locale(update, context)
+    record = await coach.start(user_id, "full")
+    await update.effective_message.reply_html(coach.renderer(locale).text("coach.retake_hint"))
+    await _show_step(update, context, record, locale)
+
 
 async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
@@ -234,7 +317,7 @@ async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await update.callback_query.answer(coach_of(context).renderer(locale).text("invalid"))
 
 # --- the report --------------------------------------------------------------------------------
-async def send_report(chat_id: int, context, report: Report) -> None:
+async def send_report(chat_id: int, context, report: Report, locale: str) -> None:
     """Summary, chart, priorities. A chart that fails to render or send never stops the text."""
     from bot.chart import render_radar
 
@@ -249,6 +332,8 @@ async def send_report(chat_id: int, context, report: Report) -> None:
         log.warning("report chart not delivered: %s", type(exc).__name__)
     await context.bot.send_message(chat_id, report.priorities, parse_mode=HTML,
                                    reply_markup=keyboard(report.buttons))
+    offer = coaching_of(context).offer(locale, report.assessment_id, report.result.weakest)
+    await _send(context, chat_id, offer)
 
 # --- errors ------------------------------------------------------------------------------------
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -4,6 +4,7 @@ from alembic import context
 from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
+import bot.storage.cohort_models  # noqa: F401  (the trainer feature's tables)
 import bot.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
