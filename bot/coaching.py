@@ -97,29 +97,36 @@ class Coaching:
         return notice, await self.plan_screen(user_id, locale, owner[1])
 
     # --- reminders -----------------------------------------------------------------------------
+    def _lesson_row(self, r: Renderer, weakest: str | None) -> tuple[tuple[Button, ...], ...]:
+        if not weakest:
+            return ()
+        return ((Button(f"{self._label(r, 'lesson')} {r.dimension(weakest)}",
+                        ("learn", weakest)),),)
+
     def offer(self, locale: str, assessment_id: int, weakest: str | None) -> Screen:
+        """After the report: a check-in in 7 / 30 days or none, and the weakest one's lesson."""
         r = self._r(locale)
-        rows = [tuple(Button(self._label(r, f"remind_{d}"), ("rem", assessment_id, d))
+        rows = (tuple(Button(self._label(r, f"remind_{d}"), ("rem", assessment_id, d))
                       for d in REMINDER_DAYS),
-                (Button(self._label(r, "remind_none"), ("rem", assessment_id, 0)),)]
-        if weakest:
-            rows.append((Button(f"{self._label(r, 'lesson')} {r.dimension(weakest)}",
-                                ("learn", weakest)),))
-        return Screen(r.text("coach.reminder_offer"), tuple(rows))
+                (Button(self._label(r, "remind_none"), ("rem", assessment_id, 0)),))
+        return Screen(r.text("coach.reminder_offer"), rows + self._lesson_row(r, weakest))
 
     async def schedule(self, user_id: int, assessment_id: int, days: int, locale: str,
-                       now: datetime | None = None) -> str | None:
+                       now: datetime | None = None) -> Screen | None:
         """Schedule (days > 0) or decline (0). None when the assessment is not this user's."""
         r = self._r(locale)
         record = await self.coach.owned(user_id, assessment_id)
-        if record is None or days not in (0, *REMINDER_DAYS):
+        if record is None or record.status != "finished" or days not in (0, *REMINDER_DAYS):
             return None
+        dims = {d: v for d, v in (record.scores or {}).get("dimensions", {}).items()
+                if v is not None}
+        lesson = self._lesson_row(r, min(dims, key=dims.get) if dims else None)
         if days == 0:
             await self.store.cancel_reminders(user_id)
-            return r.text("coach.reminder_declined")
+            return Screen(r.text("coach.reminder_declined"), lesson)
         due = (now or datetime.now(UTC)) + timedelta(days=days)
         await self.store.schedule_reminder(user_id, assessment_id, due)
-        return r.text("coach.reminder_set", date=due.date().isoformat())
+        return Screen(r.text("coach.reminder_set", date=due.date().isoformat()), lesson)
 
     async def claim_due(self, now: datetime, token: str, default_tz: str,
                         limit: int = 50) -> list[CheckIn]:
@@ -142,7 +149,7 @@ class Coaching:
         retake_mode = record.state.mode if record else "full"
         buttons = [(Button(self._label(r, "checkin_done"), ("ci", rid, "done")),
                     Button(self._label(r, "checkin_working"), ("ci", rid, "work"))),
-                   (Button(self._label(r, "checkin_retake"), ("new", retake_mode)),),
+                   (Button(self._label(r, "checkin_retake"), ("new", retake_mode, "n")),),
                    (Button(self._label(r, "checkin_stop"), ("ci", rid, "stop")),)]
         first_open = next((i for i in items if not i.done), None)
         if first_open is None:

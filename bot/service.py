@@ -255,7 +255,7 @@ class Coach:
         buttons = (
             (Button(r.button("report_document"), ("doc", aid)),),
             (Button(r.button("plan"), ("plan", aid)),),
-            (Button(r.button("retake"), ("new", record.state.mode)),),
+            (Button(r.button("retake"), ("new", record.state.mode, "n")),),
         )
         return Report(
             assessment_id=aid,

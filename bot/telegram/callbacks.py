@@ -4,7 +4,7 @@ Assessment buttons carry the assessment id and the step position (and the option
 can be checked against the database before anything is written:
   ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>   ok:<aid>:<pos>
   back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
-Other buttons: new:<full|quick>   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
+Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>   learn:<dimension>
 """
 
@@ -27,7 +27,7 @@ PATTERNS = {
     "back": re.compile(rf"^back:{_ID}:{_ID}$"),
     "pause": re.compile(rf"^pause:{_ID}:{_ID}$"),
     "go": re.compile(rf"^go:{_ID}$"),
-    "new": re.compile(r"^new:(full|quick)$"),
+    "new": re.compile(r"^new:(full|quick)(?::(n))?$"),  # n: in a new message
     "lang": re.compile(r"^lang(?::(en|zh-Hans|zh-Hant))?$"),
     "doc": re.compile(rf"^doc:{_ID}$"),
     "plan": re.compile(rf"^plan:{_ID}$"),

@@ -157,7 +157,13 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
     await query.answer()
-    record = await coach.start(user_id, decode(query.data)[1])
+    action = decode(query.data)
+    record = await coach.start(user_id, action[1])
+    if len(action) > 2:  # from a report or a check-in: keep that message, ask in a new one
+        message = await _send(context, update.effective_chat.id,
+                              coach.step_screen(record, locale), record.state.id)
+        await coach.store.set_message(record.state.id, message.message_id)
+        return
     await _show_step(update, context, record, locale)
 
 async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -247,12 +253,12 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     user_id, locale = await _user_locale(update, context)
     _, assessment_id, days = decode(query.data)
-    text = await coaching_of(context).schedule(user_id, assessment_id, days, locale)
-    if text is None:
+    screen = await coaching_of(context).schedule(user_id, assessment_id, days, locale)
+    if screen is None:
         await query.answer(coach_of(context).renderer(locale).text("invalid"))
         return
     await query.answer()
-    await _edit(query, Screen(text))
+    await _edit(query, screen)
 
 
 async def checkin_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
