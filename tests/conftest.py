@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import os
 import time
 from pathlib import Path
 
@@ -25,9 +26,62 @@ def content():
     return load_content()
 
 
-@pytest.fixture
-def db_url(tmp_path) -> str:
-    return f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+PG_URL = os.environ.get("TEST_POSTGRES_URL")
+IN_CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+_databases = itertools.count(1)
+
+
+@pytest.fixture(scope="session")
+def pg_template():
+    """A migrated template database; each test gets a fresh copy of it (fast: a file copy)."""
+    import asyncio
+
+    async def make() -> str:
+        admin = await _pg_admin()
+        await admin.execute("DROP DATABASE IF EXISTS tcx_template WITH (FORCE)")
+        await admin.execute("CREATE DATABASE tcx_template")
+        await admin.close()
+        store = await Store.open(_pg_url("tcx_template"))
+        await store.close()
+        return "tcx_template"
+
+    # Session fixtures may be first needed inside a running test loop: use a thread of its own.
+    from concurrent.futures import ThreadPoolExecutor
+
+    with ThreadPoolExecutor(1) as pool:
+        return pool.submit(asyncio.run, make()).result()
+
+
+def _pg_url(database: str) -> str:
+    return PG_URL.rsplit("/", 1)[0] + "/" + database
+
+
+async def _pg_admin():
+    import asyncpg
+
+    return await asyncpg.connect(PG_URL.replace("postgresql+asyncpg", "postgresql"))
+
+
+@pytest.fixture(params=[
+    "sqlite",
+    pytest.param("postgresql", marks=pytest.mark.skipif(
+        not PG_URL and not IN_CI,
+        reason="no PostgreSQL configured: run `eval \"$(bash .ci/postgres.sh start)\"` first")),
+])
+async def db_url(request, tmp_path) -> str:
+    """A fresh database for one test: a SQLite file, or a copy of the PostgreSQL template."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'bot.db'}"
+        return
+    if not PG_URL:
+        pytest.fail("CI must run the PostgreSQL tests: TEST_POSTGRES_URL is not set")
+    template = request.getfixturevalue("pg_template")
+    name = f"tcx_{os.getpid()}_{next(_databases)}"
+    admin = await _pg_admin()
+    await admin.execute(f"CREATE DATABASE {name} TEMPLATE {template}")
+    yield _pg_url(name)
+    await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+    await admin.close()
 
 
 @pytest.fixture

@@ -1,0 +1,304 @@
+"""The rules of moving through an assessment: answers, evidence, double taps, stale buttons."""
+
+from __future__ import annotations
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.domain.bank import NOT_APPLICABLE, UNSURE
+from bot.domain.flow import (
+    Answer,
+    AssessmentState,
+    ContextView,
+    DoneView,
+    EvidenceView,
+    Flow,
+    ItemView,
+    Verdict,
+    apply_move,
+)
+from tests.helpers_domain import make_bank, make_item, option_with, real_content
+
+BANK = real_content().bank
+FULL = Flow(BANK, "full")
+FIRST = FULL.context_count  # position of the first item
+ITEM = FULL.steps[FIRST].item
+NA_ITEM = next(i for i in BANK.items if i.not_applicable)
+NA_POS = next(s.position for s in FULL.steps if s.item is NA_ITEM)
+NO_NA_ITEM = next(i for i in BANK.items if not i.not_applicable)
+
+
+def at(position: int, **kw) -> AssessmentState:
+    return AssessmentState(1, "full", position, **kw)
+
+
+def tap(flow: Flow, state: AssessmentState, kind: str, position: int, *args):
+    """Apply one tap the way the bot does: the rule decides, the move is written."""
+    outcome = getattr(flow, kind)(state, position, *args)
+    if outcome.verdict is Verdict.APPLIED:
+        assert outcome.move.expected_cursor == state.cursor
+        return outcome, apply_move(state, outcome.move)
+    assert outcome.move is None
+    return outcome, state
+
+
+def opt(item, wanted: int) -> str:
+    return option_with(item, wanted).id
+
+
+# --- answering ------------------------------------------------------------------------------
+def test_steps_are_context_first_then_items():
+    assert [s.context.id for s in FULL.steps[:FIRST]] == [q.id for q in BANK.context]
+    assert [s.item.id for s in FULL.steps[FIRST:]] == [i.id for i in BANK.items]
+    quick = Flow(BANK, "quick")
+    assert quick.item_count == len(BANK.dimensions)
+
+
+def test_an_answer_is_stored_and_moves_on():
+    outcome, state = tap(FULL, at(FIRST), "answer_item", FIRST, opt(ITEM, 2))
+    assert outcome.verdict is Verdict.APPLIED
+    assert state.cursor == FIRST + 1
+    assert state.answers[ITEM.id] == Answer(opt(ITEM, 2))
+    view = FULL.view(state)
+    assert isinstance(view, ItemView)
+    assert view.number == 2 and view.total == len(BANK.items)
+
+
+def test_not_sure_is_stored_and_moves_on():
+    _, state = tap(FULL, at(FIRST), "answer_item", FIRST, UNSURE)
+    assert state.answers[ITEM.id] == Answer(UNSURE)
+    assert state.cursor == FIRST + 1
+
+
+def test_a_high_answer_on_an_evidence_item_asks_for_evidence():
+    assert ITEM.evidence
+    for wanted in (3, 4):
+        _, state = tap(FULL, at(FIRST), "answer_item", FIRST, opt(ITEM, wanted))
+        assert state.cursor == FIRST
+        view = FULL.view(state)
+        assert isinstance(view, EvidenceView)
+        assert view.chosen == opt(ITEM, wanted)
+        for shown in (True, False):
+            outcome, after = tap(FULL, state, "answer_evidence", FIRST, shown)
+            assert outcome.verdict is Verdict.APPLIED
+            assert after.cursor == FIRST + 1
+            assert after.answers[ITEM.id] == Answer(opt(ITEM, wanted), evidence=shown)
+
+
+def test_no_evidence_question_for_low_answers_or_items_without_evidence():
+    for answer in (opt(ITEM, 0), opt(ITEM, 1), opt(ITEM, 2), UNSURE):
+        _, state = tap(FULL, at(FIRST), "answer_item", FIRST, answer)
+        assert state.cursor == FIRST + 1
+        assert FULL.answer_evidence(at(FIRST, answers=state.answers), FIRST, True).verdict \
+            is Verdict.STALE
+    plain = Flow(make_bank([make_item("plain_item", "x", evidence=False)]), "full")
+    _, state = tap(plain, AssessmentState(1, "full", 0), "answer_item", 0, "o4")
+    assert state.cursor == 1
+    assert isinstance(plain.view(state), DoneView)
+
+
+def test_not_applicable_only_where_the_item_allows_it():
+    outcome, state = tap(FULL, at(NA_POS), "answer_item", NA_POS, NOT_APPLICABLE)
+    assert outcome.verdict is Verdict.APPLIED
+    assert state.answers[NA_ITEM.id] == Answer(NOT_APPLICABLE)
+    assert state.cursor == NA_POS + 1
+    assert FULL.answer_item(at(FIRST), FIRST, NOT_APPLICABLE).verdict is Verdict.INVALID
+    assert not ITEM.not_applicable
+
+
+def test_an_unknown_option_is_invalid():
+    for bad in ("nonsense", "", "o9", NA_ITEM.options[0].id + "x"):
+        assert FULL.answer_item(at(FIRST), FIRST, bad).verdict is Verdict.INVALID
+
+
+# --- double taps and stale buttons ----------------------------------------------------------
+def test_a_double_tap_counts_once():
+    _, state = tap(FULL, at(FIRST), "answer_item", FIRST, opt(ITEM, 1))
+    outcome, again = tap(FULL, state, "answer_item", FIRST, opt(ITEM, 1))
+    assert outcome.verdict is Verdict.DUPLICATE
+    assert again == state
+
+
+def test_a_double_tap_while_the_evidence_question_shows_counts_once():
+    _, state = tap(FULL, at(FIRST), "answer_item", FIRST, opt(ITEM, 4))
+    assert FULL.answer_item(state, FIRST, opt(ITEM, 4)).verdict is Verdict.DUPLICATE
+    # Another option from the old buttons does not silently replace the answer.
+    assert FULL.answer_item(state, FIRST, opt(ITEM, 0)).verdict is Verdict.STALE
+
+
+def test_another_option_on_an_old_question_is_stale():
+    _, state = tap(FULL, at(FIRST), "answer_item", FIRST, opt(ITEM, 1))
+    outcome, after = tap(FULL, state, "answer_item", FIRST, opt(ITEM, 3))
+    assert outcome.verdict is Verdict.STALE
+    assert after.answers[ITEM.id] == Answer(opt(ITEM, 1))
+
+
+def test_a_tap_for_another_position_is_stale():
+    state = at(FIRST + 2)
+    for position in (FIRST, FIRST + 1, FIRST + 3, len(FULL.steps) + 5, -1):
+        assert FULL.answer_item(state, position, opt(ITEM, 0)).verdict is Verdict.STALE
+        assert FULL.answer_evidence(state, position, True).verdict is Verdict.STALE
+        assert FULL.back(state, position).verdict is Verdict.STALE
+    assert FULL.choose_context(at(1), 0, BANK.context[0].options[0]).verdict is Verdict.STALE
+
+
+def test_item_taps_on_a_context_step_and_context_taps_on_an_item_are_stale():
+    assert FULL.answer_item(at(0), 0, opt(ITEM, 0)).verdict is Verdict.STALE
+    assert FULL.choose_context(at(FIRST), FIRST, "cafe").verdict is Verdict.STALE
+    assert FULL.confirm_context(at(FIRST), FIRST).verdict is Verdict.STALE
+
+
+# --- back -----------------------------------------------------------------------------------
+def test_back_shows_the_previous_answer_and_a_new_answer_replaces_it():
+    _, state = tap(FULL, at(FIRST), "answer_item", FIRST, opt(ITEM, 4))
+    _, state = tap(FULL, state, "answer_evidence", FIRST, True)
+    outcome, state = tap(FULL, state, "back", FIRST + 1)
+    assert outcome.verdict is Verdict.APPLIED
+    assert state.cursor == FIRST
+    view = FULL.view(state)
+    assert isinstance(view, ItemView) and view.chosen == opt(ITEM, 4)
+    _, state = tap(FULL, state, "answer_item", FIRST, opt(ITEM, 1))
+    assert state.answers[ITEM.id] == Answer(opt(ITEM, 1))
+    assert state.cursor == FIRST + 1
+
+
+def test_back_from_an_item_reaches_the_context_and_stops_at_the_start():
+    _, state = tap(FULL, at(FIRST), "back", FIRST)
+    assert isinstance(FULL.view(state), ContextView)
+    assert FULL.back(at(0), 0).verdict is Verdict.STALE
+
+
+# --- context questions ----------------------------------------------------------------------
+def _question(qid: str):
+    position = next(s.position for s in FULL.steps if s.context and s.context.id == qid)
+    return position, FULL.steps[position].context
+
+
+def test_single_choice_context_is_stored_and_moves_on():
+    position, q = _question("sector")
+    outcome, state = tap(FULL, at(position), "choose_context", position, q.options[2])
+    assert outcome.verdict is Verdict.APPLIED
+    assert state.context["sector"] == (q.options[2],)
+    assert state.cursor == position + 1
+    assert FULL.choose_context(at(position), position, "spaceship").verdict is Verdict.INVALID
+
+
+def test_multi_choice_toggles_and_respects_the_maximum():
+    position, q = _question("priorities")
+    assert q.multi and q.max_choices == 3
+    state = at(position)
+    for option in q.options[:3]:
+        _, state = tap(FULL, state, "choose_context", position, option)
+        assert state.cursor == position  # stays on the question until Done
+    assert state.context["priorities"] == q.options[:3]
+    view = FULL.view(state)
+    assert isinstance(view, ContextView) and view.selected == q.options[:3]
+    outcome, state = tap(FULL, state, "choose_context", position, q.options[4])
+    assert outcome.verdict is Verdict.INVALID
+    assert state.context["priorities"] == q.options[:3]
+    _, state = tap(FULL, state, "choose_context", position, q.options[1])  # untick
+    assert state.context["priorities"] == (q.options[0], q.options[2])
+    _, state = tap(FULL, state, "choose_context", position, q.options[4])
+    assert state.context["priorities"] == (q.options[0], q.options[2], q.options[4])
+
+
+def test_multi_choice_is_kept_in_the_question_order():
+    position, q = _question("channels")
+    state = at(position)
+    for option in reversed(q.options[:3]):
+        _, state = tap(FULL, state, "choose_context", position, option)
+    assert state.context["channels"] == q.options[:3]
+
+
+def test_done_respects_the_minimum():
+    position, q = _question("channels")
+    assert q.min_choices == 1
+    assert FULL.confirm_context(at(position), position).verdict is Verdict.INVALID
+    _, state = tap(FULL, at(position), "choose_context", position, q.options[0])
+    outcome, state = tap(FULL, state, "confirm_context", position)
+    assert outcome.verdict is Verdict.APPLIED
+    assert state.cursor == position + 1
+    # "What matters most" may be left empty; confirming with nothing is recorded.
+    position, q = _question("priorities")
+    assert q.min_choices == 0
+    outcome, state = tap(FULL, at(position), "confirm_context", position)
+    assert outcome.verdict is Verdict.APPLIED
+    assert state.context["priorities"] == ()
+    assert state.cursor == position + 1
+
+
+def test_done_is_not_offered_on_a_single_choice_question():
+    position, _ = _question("sector")
+    assert FULL.confirm_context(at(position), position).verdict is Verdict.STALE
+
+
+# --- finished -------------------------------------------------------------------------------
+def test_a_finished_assessment_accepts_nothing():
+    end = len(FULL.steps)
+    done = at(end, finished=True)
+    assert isinstance(FULL.view(done), DoneView)
+    last = FULL.steps[-1]
+    for state, position in ((done, end), (done, end - 1), (at(end - 1, finished=True), end - 1),
+                            (at(end), end), (at(end), end - 1)):
+        for outcome in (
+            FULL.answer_item(state, position, last.item.options[0].id),
+            FULL.answer_item(state, position, UNSURE),
+            FULL.answer_evidence(state, position, True),
+            FULL.choose_context(state, 0, BANK.context[0].options[0]),
+            FULL.confirm_context(state, 2),
+            FULL.back(state, position),
+        ):
+            assert outcome.verdict is not Verdict.APPLIED
+            assert outcome.move is None
+
+
+def test_a_finished_assessment_ignores_a_repeat_of_its_last_answer_as_stale():
+    last = FULL.steps[-1]
+    answers = {last.item.id: Answer(last.item.options[0].id)}
+    done = at(len(FULL.steps), finished=True, answers=answers)
+    outcome = FULL.answer_item(done, last.position, last.item.options[0].id)
+    assert outcome.verdict is Verdict.STALE
+
+
+# --- any sequence of taps -------------------------------------------------------------------
+def _random_tap(data, flow: Flow, state: AssessmentState):
+    position = data.draw(st.sampled_from([state.cursor, state.cursor, state.cursor - 1,
+                                          state.cursor + 1]))
+    step = flow.steps[min(max(position, 0), len(flow.steps) - 1)]
+    kind = data.draw(st.sampled_from(["answer", "answer", "evidence", "ctx", "ok", "back"]))
+    if kind == "answer":
+        options = [UNSURE, NOT_APPLICABLE, "bogus"]
+        if step.item:
+            options += [o.id for o in step.item.options] * 3
+        return "answer_item", (position, data.draw(st.sampled_from(options)))
+    if kind == "evidence":
+        return "answer_evidence", (position, data.draw(st.booleans()))
+    if kind == "ctx":
+        options = list(step.context.options) if step.context else ["bogus"]
+        return "choose_context", (position, data.draw(st.sampled_from(options)))
+    if kind == "ok":
+        return "confirm_context", (position,)
+    return "back", (position,)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.sampled_from(["full", "quick"]), st.data())
+def test_any_sequence_of_taps_keeps_the_assessment_valid(mode, data):
+    flow = Flow(BANK, mode)
+    state = AssessmentState(1, mode, 0)
+    for _ in range(data.draw(st.integers(10, 80))):
+        kind, args = _random_tap(data, flow, state)
+        outcome, state = tap(flow, state, kind, *args)
+        assert 0 <= state.cursor <= len(flow.steps)
+        if outcome.verdict is Verdict.APPLIED:
+            assert args[0] == outcome.move.expected_cursor
+    asked = {s.item.id: s.item for s in flow.steps if s.item}
+    for item_id, answer in state.answers.items():
+        item = asked[item_id]
+        assert (item.option(answer.option_id) is not None or answer.option_id == UNSURE
+                or (answer.option_id == NOT_APPLICABLE and item.not_applicable))
+        if answer.evidence is not None:
+            assert item.evidence and item.option(answer.option_id).score >= 3
+    for q in BANK.context:
+        chosen = state.context.get(q.id, ())
+        assert set(chosen) <= set(q.options) and len(chosen) <= q.max_choices

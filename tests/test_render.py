@@ -1,0 +1,342 @@
+"""What the owner reads: every screen and card in every locale, escaped, Telegram-safe, short."""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from html.parser import HTMLParser
+
+import pytest
+
+from bot.content import LOCALES
+from bot.content.render import Renderer, sample_answers, to_plain
+from bot.domain.bank import NOT_APPLICABLE, UNSURE
+from bot.domain.flow import Answer, AssessmentState, Flow
+from bot.domain.scoring import Priority, plan_of, score
+from tests.helpers_domain import answers_at, option_with, real_content
+
+CONTENT = real_content()
+BANK = CONTENT.bank
+TELEGRAM_TAGS = {"b", "i", "u", "s", "code", "pre", "a", "blockquote"}
+TELEGRAM_LIMIT = 4096
+EVIL = "<b>&Co"
+EVIL_ESCAPED = "&lt;b&gt;&amp;Co"
+
+
+class _TagChecker(HTMLParser):
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.problems: list[str] = []
+        self.open: list[str] = []
+
+    def handle_starttag(self, tag, attrs):
+        if tag not in TELEGRAM_TAGS:
+            self.problems.append(f"<{tag}> is not allowed by Telegram")
+        self.open.append(tag)
+
+    def handle_startendtag(self, tag, attrs):
+        self.problems.append(f"<{tag}/> is not allowed by Telegram")
+
+    def handle_endtag(self, tag):
+        if not self.open or self.open[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.open[-1:] or 'nothing'}")
+        else:
+            self.open.pop()
+
+
+def telegram_problems(text: str) -> list[str]:
+    """Why Telegram's HTML parse mode would reject (or mangle) this message."""
+    checker = _TagChecker()
+    checker.feed(text)
+    checker.close()
+    problems = checker.problems + [f"<{t}> never closed" for t in checker.open]
+    for match in re.finditer(r"&(?!(?:lt|gt|amp|quot|#\d+|#x[0-9a-fA-F]+);)", text):
+        problems.append(f"bare & at {match.start()}: {text[match.start():match.start() + 12]!r}")
+    stray = re.sub(r"</?[a-z]+(?:\s[^<>]*)?>", "", text)
+    if "<" in stray or ">" in stray:
+        problems.append(f"unescaped < or > in {stray!r}")
+    return problems
+
+
+def assert_telegram_html(text: str) -> None:
+    assert text.strip(), "empty message"
+    assert not telegram_problems(text), (telegram_problems(text), text)
+
+
+def telegram_length(text: str) -> int:
+    """Telegram counts the text after parsing the markup, in UTF-16 code units."""
+    return len(to_plain(text).encode("utf-16-le")) // 2
+
+
+def labels(screen) -> list[str]:
+    return [b.label for row in screen.buttons for b in row]
+
+
+def actions(screen) -> list[tuple]:
+    return [b.action for row in screen.buttons for b in row]
+
+
+CONTEXT = {q.id: q.options[: q.max_choices] for q in BANK.context}
+
+
+# --- every step screen ------------------------------------------------------------------------
+@pytest.mark.parametrize("mode", ["full", "quick"])
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_step_screen_renders(locale, mode):
+    r = Renderer(CONTENT, locale)
+    texts = CONTENT.texts[locale]
+    flow = Flow(BANK, mode)
+    for step in flow.steps:
+        state = AssessmentState(1, mode, step.position, False, dict(CONTEXT), {})
+        screen = r.step(flow, state)
+        assert_telegram_html(screen.text)
+        assert telegram_length(screen.text) < TELEGRAM_LIMIT
+        plain = to_plain(screen.text)
+        nav = actions(screen)
+        assert ("pause", step.position) in nav
+        assert (("back", step.position) in nav) is (step.position > 0)
+        if step.context:
+            q = step.context
+            assert r.model(f"context.{q.id}.question") in plain
+            assert f"{step.position + 1}/{flow.context_count}" in plain
+            for option in q.options:
+                assert ("ctx", step.position, option) in nav
+            if q.multi:
+                assert ("ok", step.position) in nav
+                chosen = [lab for lab in labels(screen) if lab.startswith("✅")]
+                assert len(chosen) == len(CONTEXT[q.id])
+            continue
+        item = step.item
+        text = texts.items[item.id]
+        assert text.question in plain
+        assert r.dimension(item.dimension) in plain
+        for n, option in enumerate(item.options, start=1):
+            assert f"{n}. {text.options[option.id]}" in labels(screen)
+            assert ("ans", step.position, option.id) in nav
+        assert ("ans", step.position, UNSURE) in nav
+        assert (("ans", step.position, NOT_APPLICABLE) in nav) is item.not_applicable
+        # Answered earlier (after Back): the answer is marked.
+        chosen = option_with(item, 1)
+        again = r.step(flow, dataclasses.replace(state, answers={item.id: Answer(chosen.id)}))
+        assert any(lab.startswith("✓") and text.options[chosen.id] in lab
+                   for lab in labels(again))
+        if item.evidence:
+            top = option_with(item, 4)
+            evidence = r.step(flow, dataclasses.replace(state, answers={item.id: Answer(top.id)}))
+            assert_telegram_html(evidence.text)
+            assert text.evidence in to_plain(evidence.text)
+            assert text.options[top.id] in to_plain(evidence.text)
+            assert ("ev", step.position, "y") in actions(evidence)
+            assert ("ev", step.position, "n") in actions(evidence)
+    done = r.step(flow, AssessmentState(1, mode, len(flow.steps), True))
+    assert to_plain(done.text) == to_plain(r.text("report_ready"))
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_progress_shows_the_position(locale):
+    r = Renderer(CONTENT, locale)
+    full, empty = CONTENT.texts[locale].ui["progress"]["full"], \
+        CONTENT.texts[locale].ui["progress"]["empty"]
+    flow = Flow(BANK, "full")
+    total = len(BANK.items)
+    state = AssessmentState(1, "full", flow.context_count + 8, False, dict(CONTEXT), {})
+    text = to_plain(r.step(flow, state).text)
+    done_cells = round(10 * 8 / total)
+    assert f"{full * done_cells}{empty * (10 - done_cells)} 9/{total}" in text
+    if total == 24:
+        assert "▰▰▰▱▱▱▱▱▱▱ 9/24" in text or locale != "en"
+    quick = Flow(BANK, "quick")
+    state = AssessmentState(1, "quick", quick.context_count + 2, False, dict(CONTEXT), {})
+    assert f"3/{len(BANK.dimensions)}" in to_plain(r.step(quick, state).text)
+    first = AssessmentState(1, "quick", quick.context_count, False, dict(CONTEXT), {})
+    assert f"{empty * 10} 1/{len(BANK.dimensions)}" in to_plain(r.step(quick, first).text)
+
+
+# --- recommendation cards ---------------------------------------------------------------------
+@pytest.mark.parametrize("locale", LOCALES)
+def test_every_recommendation_card_renders(locale):
+    r = Renderer(CONTENT, locale)
+    base = score(BANK, "full", answers_at(BANK, "full", 0), {})
+    for item in BANK.items:
+        for rec in item.recommendations:
+            answered = option_with(item, rec.from_score)
+            p = Priority(item.id, item.dimension, rec.from_score, answered.id, rec, 1.0)
+            card = r.priority_card(p)
+            for key in ("title", "what", "first_step", "metric", "dimension", "effort", "why",
+                        "source"):
+                assert str(card[key]).strip(), (item.id, rec.from_score, key)
+            assert rec.source.section in to_plain(str(card["source"]))
+            assert rec.source.article in to_plain(str(card["source"]))
+            assert CONTENT.texts[locale].items[item.id].options[answered.id] in \
+                to_plain(str(card["why"]))
+            message = r.priorities(dataclasses.replace(base, priorities=(p,)))
+            assert_telegram_html(message)
+            assert card["title"] in to_plain(message)
+
+
+# --- escaping and allowed tags ----------------------------------------------------------------
+@pytest.mark.parametrize("locale", LOCALES)
+def test_values_in_messages_are_escaped(locale):
+    r = Renderer(CONTENT, locale)
+    welcome = r.text("welcome", name=EVIL)
+    assert EVIL_ESCAPED in welcome
+    assert EVIL not in welcome
+    assert_telegram_html(welcome)
+    assert EVIL in to_plain(welcome)
+    why = r.text("why", answer=EVIL)
+    assert EVIL_ESCAPED in why and EVIL not in why
+
+
+PATTERNS = {
+    "sample": lambda mode: sample_answers(CONTENT, mode),
+    "all zero": lambda mode: answers_at(BANK, mode, 0),
+    "all not sure": lambda mode: {i.id: Answer(UNSURE) for i in BANK.items_for(mode)},
+    "all capped": lambda mode: answers_at(BANK, mode, 4, evidence=False),
+    "all top": lambda mode: answers_at(BANK, mode, 4, evidence=True),
+}
+
+
+@pytest.mark.parametrize("pattern", list(PATTERNS))
+@pytest.mark.parametrize("locale", LOCALES)
+def test_report_messages_use_only_telegram_tags(locale, pattern):
+    r = Renderer(CONTENT, locale)
+    for mode in ("full", "quick"):
+        answers = PATTERNS[pattern](mode)
+        result = score(BANK, mode, answers, CONTEXT)
+        previous = score(BANK, mode, answers_at(BANK, mode, 2), {}).as_snapshot()
+        summary = r.summary(result, previous=previous)
+        done = {a.priority.recommendation.id for a in result.plan[:1]}
+        for message in (summary, r.summary(result), r.priorities(result),
+                        r.plan(result.plan, done)):
+            assert_telegram_html(message)
+        for d in BANK.dimensions:
+            assert r.dimension(d) in to_plain(summary)
+        if result.blind_spots:
+            assert CONTENT.texts[locale].items[result.blind_spots[0]].question \
+                in to_plain(summary)
+        if result.plan:
+            assert "☑" in r.plan(result.plan, done)
+
+
+class _DocumentParser(HTMLParser):
+    VOID = {"meta", "br", "link", "img", "hr", "input"}
+
+    def __init__(self):
+        super().__init__(convert_charrefs=True)
+        self.stack: list[str] = []
+        self.problems: list[str] = []
+        self.text: list[str] = []
+        self.lang = None
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "html":
+            self.lang = dict(attrs).get("lang")
+        if tag not in self.VOID:
+            self.stack.append(tag)
+
+    def handle_endtag(self, tag):
+        if not self.stack or self.stack[-1] != tag:
+            self.problems.append(f"</{tag}> closes {self.stack[-1:]}")
+        else:
+            self.stack.pop()
+
+    def handle_data(self, data):
+        self.text.append(data)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_report_document_is_a_complete_page(locale):
+    r = Renderer(CONTENT, locale)
+    answers = sample_answers(CONTENT, "full")
+    result = score(BANK, "full", answers, CONTEXT)
+    page = r.document(result, "full", answers, CONTEXT)
+    assert page.lstrip().startswith("<!DOCTYPE html>")
+    parser = _DocumentParser()
+    parser.feed(page)
+    parser.close()
+    assert not parser.problems and not parser.stack, parser.problems + parser.stack
+    assert parser.lang == locale
+    text = "".join(parser.text)
+    texts = CONTENT.texts[locale]
+    for d in BANK.dimensions:
+        assert r.dimension(d) in text
+    for item in BANK.items:
+        assert texts.items[item.id].question in text
+    for p in result.priorities:
+        assert texts.items[p.item_id].recommendations[p.recommendation.from_score].title in text
+        assert p.recommendation.source.section in text
+
+
+# --- the three locales say the same things ----------------------------------------------------
+def _flat(tree, prefix=""):
+    if isinstance(tree, dict):
+        return {k for key, v in tree.items() for k in _flat(v, f"{prefix}{key}.")}
+    return {prefix.rstrip(".")}
+
+
+def test_the_three_locales_have_identical_ids():
+    shapes = {}
+    for locale in LOCALES:
+        t = CONTENT.texts[locale]
+        shapes[locale] = {
+            "items": set(t.items),
+            "options": {(i, o) for i, text in t.items.items() for o in text.options},
+            "recommendations": {(i, n) for i, text in t.items.items()
+                                for n in text.recommendations},
+            "evidence": {i for i, text in t.items.items() if text.evidence},
+            "ui": _flat(t.ui),
+            "model": _flat(t.model),
+            "lessons": set(t.lessons),
+            "workshops": set(t.workshops),
+        }
+    hans = shapes["zh-Hans"]
+    assert hans["items"] == {i.id for i in BANK.items}
+    assert hans["options"] == {(i.id, o.id) for i in BANK.items for o in i.options}
+    assert hans["recommendations"] == {(i.id, n) for i in BANK.items for n in range(4)}
+    for locale in LOCALES:
+        for kind, ids in shapes[locale].items():
+            assert ids == hans[kind], (locale, kind, ids ^ hans[kind])
+
+
+# --- Telegram's 4096-character limit, worst cases ---------------------------------------------
+WORST_CONTEXT = {**{q.id: q.options for q in BANK.context},
+                 BANK.priority_context: BANK.dimensions}
+
+
+def _longest_priorities(r: Renderer, base, count: int) -> list[Priority]:
+    """The ``count`` recommendations whose card is longest in this locale."""
+    cards = []
+    for item in BANK.items:
+        for rec in item.recommendations:
+            p = Priority(item.id, item.dimension, rec.from_score,
+                         option_with(item, rec.from_score).id, rec, 1.0)
+            alone = r.priorities(dataclasses.replace(base, priorities=(p,)))
+            cards.append((telegram_length(alone), p))
+    cards.sort(key=lambda c: -c[0])
+    return [p for _, p in cards[:count]]
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_messages_fit_telegram_in_the_worst_case(locale):
+    r = Renderer(CONTENT, locale)
+    worst = []
+    for name in ("all zero", "all not sure", "all capped"):
+        answers = PATTERNS[name]("full")
+        result = score(BANK, "full", answers, WORST_CONTEXT)
+        assert len(result.priorities) == BANK.weights.top
+        previous = score(BANK, "full", answers_at(BANK, "full", 4, True), {}).as_snapshot()
+        done = {a.priority.recommendation.id for a in result.plan}
+        worst += [r.summary(result, previous=previous), r.priorities(result),
+                  r.plan(result.plan, done)]
+    # Mixed: half not sure, half capped: both notes in one summary.
+    mixed = {i.id: (Answer(UNSURE) if n % 2 else Answer(option_with(i, 4).id, False))
+             for n, i in enumerate(BANK.items)}
+    worst.append(r.summary(score(BANK, "full", mixed, WORST_CONTEXT), previous=previous))
+    # The longest cards there are, together in one message.
+    base = score(BANK, "full", answers_at(BANK, "full", 0), WORST_CONTEXT)
+    longest = _longest_priorities(r, base, BANK.weights.plan_size)
+    worst.append(r.priorities(dataclasses.replace(base, priorities=tuple(longest[:3]))))
+    worst.append(r.plan(plan_of(BANK, longest)))
+    for message in worst:
+        assert_telegram_html(message)
+        assert telegram_length(message) <= TELEGRAM_LIMIT, (telegram_length(message), message)
