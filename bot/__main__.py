@@ -9,7 +9,15 @@ from pathlib import Path
 
 def _content_check(args) -> int:
     from bot.content import LOCALES, ContentError, load_content
+    from bot.content.loader import DEFAULT_ARTICLES_DIR
 
+    articles = Path(args.articles) if args.articles else DEFAULT_ARTICLES_DIR
+    if not articles.is_dir():
+        if args.articles:
+            print(f"error: articles folder {articles} not found", file=sys.stderr)
+            return 1
+        print(f"warning: {articles} not found: sources were checked against sources.yaml "
+              "only, not against the article texts (pass --articles DIR)", file=sys.stderr)
     try:
         content = load_content(args.content, args.articles)
     except ContentError as exc:
@@ -49,6 +57,104 @@ def _run(args) -> int:
     return run_main(args)
 
 
+def _settings():
+    from pydantic import ValidationError
+
+    from bot.config import Settings
+
+    try:
+        return Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        print(f"error: {str(err['loc'][0]).upper()}: {err['msg']}", file=sys.stderr)
+        return None
+
+
+def _webhook(args) -> int:
+    """Register (or remove) the webhook once, by hand: replicas never do it at boot."""
+    import asyncio
+
+    from telegram import Bot, Update
+    from telegram.error import TelegramError
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    if not settings.bot_token:
+        print("error: BOT_TOKEN is not set", file=sys.stderr)
+        return 2
+    if args.command == "set-webhook" and not (settings.webhook_url and settings.webhook_secret):
+        print("error: set-webhook needs WEBHOOK_URL and WEBHOOK_SECRET", file=sys.stderr)
+        return 2
+
+    async def call() -> None:
+        async with Bot(settings.bot_token, base_url=settings.telegram_api_base_url) as bot:
+            if args.command == "set-webhook":
+                await bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
+                                      allowed_updates=Update.ALL_TYPES,
+                                      drop_pending_updates=args.drop_pending)
+            else:
+                await bot.delete_webhook(drop_pending_updates=args.drop_pending)
+
+    try:
+        asyncio.run(call())
+    except TelegramError as exc:
+        print(f"error: Telegram said: {exc}", file=sys.stderr)
+        return 1
+    done = f"webhook set to {settings.webhook_url}" if args.command == "set-webhook" \
+        else "webhook deleted: use long polling"
+    print(done)
+    return 0
+
+
+def _backup(args) -> int:
+    from bot.storage.backup import BackupError, backup_sqlite
+
+    settings = _settings()
+    if settings is None:
+        return 2
+    try:
+        pages, size = backup_sqlite(args.db or settings.database_url, Path(args.path))
+    except BackupError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    print(f"backup written to {args.path}: {size} bytes, {pages} pages, integrity ok")
+    return 0
+
+
+def _bench(args) -> int:
+    from bot.bench import main as bench_main
+
+    return bench_main(args)
+
+
+def _healthcheck(args) -> int:
+    """For Docker's HEALTHCHECK: the webhook's /healthz in webhook mode, else the database."""
+    import asyncio
+    import urllib.request
+
+    settings = _settings()
+    if settings is None:
+        return 1
+    if settings.webhook_url:
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{settings.port}/healthz",
+                                        timeout=4) as response:
+                return 0 if response.status == 200 else 1
+        except OSError:
+            return 1
+    from bot.storage import Store
+
+    async def ping() -> bool:
+        store = await Store.open(settings.database_url, migrate=False)
+        try:
+            return await store.ping()
+        finally:
+            await store.close()
+
+    return 0 if asyncio.run(ping()) else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     sub = parser.add_subparsers(dest="command")
@@ -64,6 +170,27 @@ def build_parser() -> argparse.ArgumentParser:
     hant = csub.add_parser("build-hant", help="generate zh-Hant from zh-Hans with OpenCC")
     hant.add_argument("--content", help="content folder (default: ./content)")
     hant.set_defaults(func=_build_hant)
+
+    for name, text in (("set-webhook", "register WEBHOOK_URL with Telegram (once, by hand)"),
+                       ("delete-webhook", "remove the webhook (back to long polling)")):
+        hook = sub.add_parser(name, help=text)
+        hook.add_argument("--drop-pending", action="store_true",
+                          help="drop the updates Telegram is holding")
+        hook.set_defaults(func=_webhook)
+    bench = sub.add_parser("bench", help="measure the bot against a bare PTB baseline")
+    bench.add_argument("--users", type=int, default=500, help="simulated users (default 500)")
+    bench.add_argument("--latency", type=float, default=50.0,
+                       help="simulated Bot API latency in ms (default 50)")
+    bench.add_argument("--db", help="database URL (default: a fresh SQLite file)")
+    bench.add_argument("--participants", type=int, default=10_000,
+                       help="generated cohort size for the dashboard (default 10000)")
+    bench.set_defaults(func=_bench)
+    health = sub.add_parser("healthcheck", help="exit 0 when the bot's database answers")
+    health.set_defaults(func=_healthcheck)
+    backup = sub.add_parser("backup", help="a consistent copy of the SQLite database, live")
+    backup.add_argument("path", help="where to write the copy")
+    backup.add_argument("--db", help="database URL (default: DATABASE_URL)")
+    backup.set_defaults(func=_backup)
 
     console = sub.add_parser("console", help="take the assessment in this terminal (no token)")
     console.add_argument("--lang", choices=["en", "zh-Hans", "zh-Hant"], default=None)

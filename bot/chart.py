@@ -73,11 +73,66 @@ def render_radar(chart: ChartData, size_inches: float = 6.0, dpi: int = 110) -> 
             if fill:
                 ax.fill(angles, data, color=color, alpha=fill)
         if len(chart.series) > 1:
-            legend = ax.legend(loc="upper right", bbox_to_anchor=(1.25, 1.12), fontsize=8)
+            legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3,
+                               fontsize=9, frameon=False)
             if font:
                 for text in legend.get_texts():
                     text.set_fontfamily(font)
-        fig.tight_layout()
+        fig.subplots_adjust(left=0.1, right=0.9, top=0.9, bottom=0.12)  # tight_layout: +40% time
         buffer = io.BytesIO()
         fig.savefig(buffer, format="png")
     return buffer.getvalue()
+
+
+_POOL = None
+
+
+def _pool():
+    """One worker process for charts: matplotlib then never holds the event loop's GIL.
+    Spawned (not forked) so the worker does not inherit the loop, threads and connections."""
+    global _POOL
+    if _POOL is None:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        _POOL = ProcessPoolExecutor(max_workers=1,
+                                    mp_context=multiprocessing.get_context("spawn"))
+    return _POOL
+
+
+async def render_off_loop(chart: ChartData) -> bytes:
+    """Render in the chart process; in a thread where processes can not be started."""
+    import asyncio
+    from concurrent.futures.process import BrokenProcessPool
+
+    global _POOL
+    loop = asyncio.get_running_loop()
+    try:
+        return await loop.run_in_executor(_pool(), render_radar, chart)
+    except (BrokenProcessPool, OSError, PermissionError) as exc:
+        log.warning("chart process unavailable (%s): rendering in a thread",
+                    type(exc).__name__)
+        _POOL = None
+        return await asyncio.to_thread(render_radar, chart)
+
+
+def warm_up() -> None:
+    """Start the chart process and import matplotlib there, before the first report."""
+    try:
+        _pool().submit(_import_matplotlib)
+    except OSError as exc:
+        log.warning("chart process not started: %s", type(exc).__name__)
+
+
+def _import_matplotlib() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure  # noqa: F401
+
+
+def shutdown() -> None:
+    global _POOL
+    if _POOL is not None:
+        _POOL.shutdown(wait=False, cancel_futures=True)
+        _POOL = None

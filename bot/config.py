@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated
 
@@ -34,12 +35,32 @@ class Settings(BaseSettings):
     trainer_ids: Annotated[list[int], NoDecode] = []
     content_dir: Path | None = None
     articles_dir: Path | None = None
-    timezone: str = "UTC"
+    timezone: str = "UTC"  # the operator's time zone: reminders avoid its nights
+    webhook_url: str | None = None  # set: webhook mode (e.g. https://bot.example.com/telegram)
+    webhook_secret: str | None = Field(default=None, repr=False)
+    webhook_listen: str = "0.0.0.0"
+    port: int = 8080
+    max_concurrent_updates: int = 256
+    rate_limit_per_second: float = 0  # overall cap on sends; 0: none (RetryAfter still honoured)
+
+    @property
+    def webhook_path(self) -> str:
+        from urllib.parse import urlparse
+
+        return urlparse(self.webhook_url or "").path or "/telegram"
 
     @field_validator("admin_ids", "trainer_ids", mode="before")
     @classmethod
     def _parse_ids(cls, value):
         return _ids(value)
+
+    @field_validator("webhook_secret")
+    @classmethod
+    def _secret(cls, value: str | None) -> str | None:
+        # Telegram allows 1-256 characters A-Z, a-z, 0-9, _ and - in secret_token.
+        if value is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", value):
+            raise ValueError("1-256 characters from A-Z, a-z, 0-9, _ and -")
+        return value
 
     @field_validator("log_level")
     @classmethod

@@ -14,6 +14,7 @@ from bot.content.render import Button, Renderer, Screen
 from bot.domain.flow import AssessmentState, Flow, Outcome, Verdict, apply_move
 from bot.domain.scoring import Result, score
 from bot.storage import AssessmentRecord, Store, UserRecord
+from bot.storage.cohorts import CohortStore
 
 log = logging.getLogger(__name__)
 
@@ -251,6 +252,12 @@ class Coach:
             series.append((r.text("chart_previous"),
                            _values(bank.dimensions, previous.get("dimensions", {})), "dashed"))
             fallback_names.append(en.text("chart_previous"))
+        room = await CohortStore(self.store.engine).room_average(  # the cohort, from 5 finished
+            record.user_id, bank.dimensions, tuple(bank.indices))
+        if room is not None:
+            series.append((r.text("chart_cohort"), _values(bank.dimensions, room.dimensions),
+                           "dotted"))
+            fallback_names.append(en.text("chart_cohort"))
         aid = record.state.id
         buttons = (
             (Button(r.button("report_document"), ("doc", aid)),),
@@ -270,7 +277,8 @@ class Coach:
                 series=tuple(series),
                 fallback_names=tuple(fallback_names),
             ),
-            chart_caption=r.text("photo_caption", previous=bool(previous), cohort=False),
+            chart_caption=r.text("photo_caption", previous=bool(previous),
+                                 cohort=room is not None),
             document=r.document(result, record.state.mode, record.state.answers,
                                 record.state.context, record.finished_at),
             document_name=f"{r.text('document_filename')}-{aid}.html",

@@ -94,3 +94,11 @@ class Reminder(SQLModel, table=True):
     claimed_at: datetime | None = None
     sent_at: datetime | None = None
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class ProcessedUpdate(SQLModel, table=True):
+    """Update ids already taken by some replica; pruned after a day."""
+
+    __tablename__ = "processed_updates"
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    processed_at: datetime = Field(default_factory=utcnow, index=True)

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import delete, event, func, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -16,7 +17,17 @@ from bot.config import prepare_sqlite_dir
 from bot.domain.flow import Answer as DomainAnswer
 from bot.domain.flow import AssessmentState, Move
 
-from .models import Answer, Assessment, ContextAnswer, PlanAction, Reminder, User, utcnow
+from . import cohorts as cohort_data  # the trainer feature's rows of a user
+from .models import (
+    Answer,
+    Assessment,
+    ContextAnswer,
+    PlanAction,
+    ProcessedUpdate,
+    Reminder,
+    User,
+    utcnow,
+)
 
 log = logging.getLogger(__name__)
 
@@ -70,7 +81,11 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
 def make_engine(url: str) -> AsyncEngine:
     prepare_sqlite_dir(url)
     if url.startswith("sqlite"):
-        engine = create_async_engine(url, connect_args={"timeout": 30})
+        # One connection per process: SQLite has one writer anyway, and a single connection
+        # never meets "database is locked" from its own process (other processes wait on
+        # busy_timeout). Sessions queue for it, which is cheap next to SQLite's lock polling.
+        engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1,
+                                     max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
     else:
         engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
@@ -107,6 +122,25 @@ class Store:
             return True
         except Exception:  # any failure means "not reachable" for a health check
             return False
+
+    # --- updates -------------------------------------------------------------------------------
+    async def claim_update(self, update_id: int) -> bool:
+        """True for the first process to see this update id, False for any repeat."""
+        async with self.session() as s:
+            s.add(ProcessedUpdate(update_id=update_id))
+            try:
+                await s.commit()
+                return True
+            except IntegrityError:
+                await s.rollback()
+                return False
+
+    async def prune_updates(self, older_than: timedelta = timedelta(days=1)) -> int:
+        async with self.session() as s:
+            result = await s.exec(delete(ProcessedUpdate)
+                                  .where(ProcessedUpdate.processed_at < utcnow() - older_than))
+            await s.commit()
+            return result.rowcount
 
     # --- users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
@@ -394,12 +428,14 @@ class Store:
                 })
             reminders = (await s.exec(select(Reminder).where(Reminder.user_id == user_id)
                                       .order_by(Reminder.id))).all()
+            cohorts = await cohort_data.export_rows(s, user_id)  # trainer feature
             return {"user": {"telegram_id": user.id, "language": user.language,
                              "timezone": user.timezone, "active": user.active,
                              "created_at": user.created_at.isoformat()},
                     "assessments": out,
                     "reminders": [{"due_at": r.due_at.isoformat(), "status": r.status}
-                                  for r in reminders]}
+                                  for r in reminders],
+                    **cohorts}
 
     async def delete_user(self, user_id: int) -> None:
         """Every row of this user: the cascade removes assessments, answers, plans."""
@@ -409,6 +445,7 @@ class Store:
                 await s.exec(delete(table).where(table.assessment_id.in_(ids)))
             await s.exec(delete(Reminder).where(Reminder.user_id == user_id))
             await s.exec(delete(Assessment).where(Assessment.user_id == user_id))
+            await cohort_data.delete_rows(s, user_id)  # trainer feature: memberships, cohorts
             await s.exec(delete(User).where(User.id == user_id))
             await s.commit()
 
@@ -426,6 +463,7 @@ class Store:
                                    .where(Reminder.user_id == user_id))).one()
             total += (await s.exec(select(func.count()).select_from(User)
                                    .where(User.id == user_id))).one()
+            total += await cohort_data.count_rows(s, user_id)  # trainer feature
             return total
 
 

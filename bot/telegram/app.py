@@ -2,21 +2,27 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sys
 
+from pydantic import ValidationError
 from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import (
+    AIORateLimiter,
     Application,
     ApplicationBuilder,
     CallbackQueryHandler,
+    ChatMemberHandler,
     CommandHandler,
     MessageHandler,
+    TypeHandler,
     filters,
 )
 from telegram.request import BaseRequest
 
+from bot import chart
 from bot.coaching import Coaching
 from bot.config import Settings
 from bot.content import Content, ContentError, load_content
@@ -25,7 +31,10 @@ from bot.storage import Store
 
 from . import handlers as h
 from .callbacks import PATTERNS
+from .logs import configure_logging
+from .processing import PerUserOrder, skip_repeated_updates
 from .reminders import REMINDER_INTERVAL, send_due_reminders
+from .trainer import add_trainer_handlers
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +55,12 @@ def build_application(
                .token(settings.bot_token or "")
                .base_url(settings.telegram_api_base_url)
                .base_file_url(settings.telegram_api_file_url)
+               .concurrent_updates(PerUserOrder(settings.max_concurrent_updates))
+               # Retries after Telegram's RetryAfter and paces group chats. Replies to a user's
+               # own taps are not capped at the bulk rate (30/s): Telegram tells us with
+               # RetryAfter when we go too fast. Bulk sends (check-ins) pace themselves.
+               .rate_limiter(AIORateLimiter(overall_max_rate=settings.rate_limit_per_second,
+                                            max_retries=3))
                .post_init(_post_init)
                .post_shutdown(_post_shutdown))
     if request is not None:
@@ -67,6 +82,8 @@ def _attach(app: Application, content: Content, store: Store) -> None:
 
 def add_handlers(app: Application) -> None:
     private = filters.ChatType.PRIVATE
+    app.add_handler(TypeHandler(Update, skip_repeated_updates), group=-1)
+    app.add_handler(ChatMemberHandler(h.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("start", h.start, filters=private))
     app.add_handler(CommandHandler("help", h.help_command, filters=private))
     app.add_handler(CommandHandler("privacy", h.privacy, filters=private))
@@ -90,6 +107,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(h.remind, pattern=PATTERNS["rem"]))
     app.add_handler(CallbackQueryHandler(h.checkin_reply, pattern=PATTERNS["ci"]))
     app.add_handler(CallbackQueryHandler(h.lesson, pattern=PATTERNS["learn"]))
+    add_trainer_handlers(app)  # /trainer, cohort and join buttons: before the catch-all
     app.add_handler(CallbackQueryHandler(h.unknown_tap))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, h.typed))
     app.add_error_handler(h.on_error)
@@ -104,10 +122,14 @@ async def _post_init(app: Application) -> None:
     if app.job_queue is not None:
         app.job_queue.run_repeating(send_due_reminders, interval=REMINDER_INTERVAL, first=5,
                                     name="reminders")
+        app.job_queue.run_repeating(_prune, interval=3600, first=60, name="prune")
     await set_commands(app)
+    if app.bot_data.get("owns_store"):  # a real run, not a test: start the chart process now
+        chart.warm_up()
 
 
 async def _post_shutdown(app: Application) -> None:
+    chart.shutdown()
     if app.bot_data.get("owns_store"):
         await app.bot_data["coach"].store.close()
 
@@ -124,15 +146,34 @@ async def set_commands(app: Application) -> None:
             log.warning("setMyCommands(%s) failed: %s", code or "default", type(exc).__name__)
 
 
-def configure_logging(settings: Settings) -> None:
-    logging.basicConfig(level=settings.log_level,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-    # httpx logs every request URL, and the URL holds the bot token.
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+async def _prune(context) -> None:
+    removed = await context.application.bot_data["coach"].store.prune_updates()
+    if removed:
+        log.info("pruned %d processed update ids", removed)
+
+
+async def run_webhook(settings: Settings, content: Content) -> None:
+    """Webhook mode: the same Application behind a small HTTP server (bot/telegram/webhook.py).
+    Registering the webhook is `python -m bot set-webhook`, never done at boot by each replica."""
+    from .webhook import serve
+
+    app = build_application(settings, content)
+    app.post_init, app.post_shutdown = None, None  # called here: serve() does not run them
+    await app.initialize()
+    await _post_init(app)
+    try:
+        await serve(app, settings)
+    finally:
+        await _post_shutdown(app)
 
 
 def main(args=None) -> int:
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        print(f"error: {str(err['loc'][0]).upper()}: {err['msg']}", file=sys.stderr)
+        return 2
     configure_logging(settings)
     if not settings.bot_token:
         print("error: BOT_TOKEN is not set. Get one from @BotFather, then "
@@ -144,6 +185,13 @@ def main(args=None) -> int:
     except ContentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    if settings.webhook_url:
+        if not settings.webhook_secret:
+            print("error: WEBHOOK_SECRET is required in webhook mode (WEBHOOK_URL is set)",
+                  file=sys.stderr)
+            return 2
+        asyncio.run(run_webhook(settings, content))
+        return 0
     app = build_application(settings, content)
     log.info("starting long polling (content %s)", content.bank.version)
     app.run_polling(allowed_updates=Update.ALL_TYPES)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import logging
 
@@ -66,6 +65,11 @@ async def _show_step(update: Update, context, record: AssessmentRecord, locale: 
 
 # --- commands ----------------------------------------------------------------------------------
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    if context.args and context.args[0].startswith("c_"):  # a trainer's cohort link
+        from .trainer import join_prompt
+
+        if await join_prompt(update, context, context.args[0]):
+            return
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
     record = await coach.open_assessment(user_id)
@@ -82,9 +86,10 @@ async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
     await update.effective_message.reply_html(coach_of(context).renderer(locale).text("help"))
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    _, locale = await _user_locale(update, context)
-    text = coach_of(context).renderer(locale).text("privacy", cohorts=False)
-    await update.effective_message.reply_html(text)
+    from .trainer import privacy_screen  # with the user's cohorts and a "leave" button each
+
+    user_id, locale = await _user_locale(update, context)
+    await _send(context, update.effective_chat.id, await privacy_screen(context, user_id, locale))
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
@@ -120,6 +125,10 @@ async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Text typed instead of tapping: a short hint, nothing changes."""
+    from .trainer import consume_text
+
+    if await consume_text(update, context):  # a cohort name the bot asked a trainer for
+        return
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
     r = coach.renderer(locale)
@@ -325,12 +334,12 @@ async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # --- the report --------------------------------------------------------------------------------
 async def send_report(chat_id: int, context, report: Report, locale: str) -> None:
     """Summary, chart, priorities. A chart that fails to render or send never stops the text."""
-    from bot.chart import render_radar
+    from bot.chart import render_off_loop
 
     await context.bot.send_message(chat_id, report.summary, parse_mode=HTML)
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-        png = await asyncio.to_thread(render_radar, report.chart)
+        png = await render_off_loop(report.chart)
         await context.bot.send_photo(chat_id, png, caption=report.chart_caption, parse_mode=HTML)
     except Forbidden:
         raise
@@ -340,6 +349,15 @@ async def send_report(chat_id: int, context, report: Report, locale: str) -> Non
                                    reply_markup=keyboard(report.buttons))
     offer = coaching_of(context).offer(locale, report.assessment_id, report.result.weakest)
     await _send(context, chat_id, offer)
+
+async def membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The user blocked (kicked) or unblocked the bot: no messages to someone who left."""
+    change = update.my_chat_member
+    if change is None or change.chat.type != "private":
+        return
+    active = change.new_chat_member.status not in ("kicked", "left")
+    await coach_of(context).store.set_active(change.from_user.id, active)
+
 
 # --- errors ------------------------------------------------------------------------------------
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:

@@ -1,0 +1,40 @@
+"""A consistent copy of a live SQLite database with SQLite's online backup API."""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+
+PREFIX = "sqlite+aiosqlite:///"
+
+
+class BackupError(Exception):
+    pass
+
+
+def backup_sqlite(database_url: str, target: Path) -> tuple[int, int]:
+    """Copy the database to `target` while the bot keeps writing; returns (pages, bytes).
+
+    The backup API copies page by page and restarts when a writer changes a page it copied, so
+    the copy is a snapshot of one committed state. The copy is checked before it is reported."""
+    if not database_url.startswith(PREFIX):
+        raise BackupError("backup copies SQLite databases; for PostgreSQL use pg_dump")
+    source_path = Path(database_url[len(PREFIX):])
+    if not source_path.is_file():
+        raise BackupError(f"no database at {source_path}")
+    target.parent.mkdir(parents=True, exist_ok=True)
+    if target.exists():
+        raise BackupError(f"{target} exists already: choose a new file")
+    source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
+    destination = sqlite3.connect(target)
+    try:
+        source.backup(destination, pages=256)  # in steps, so writers are never held up long
+        check = destination.execute("PRAGMA integrity_check").fetchone()[0]
+        if check != "ok":
+            raise BackupError(f"the copy failed its integrity check: {check}")
+        destination.execute("PRAGMA journal_mode=DELETE")  # one self-contained file
+        pages = destination.execute("PRAGMA page_count").fetchone()[0]
+    finally:
+        destination.close()
+        source.close()
+    return pages, target.stat().st_size

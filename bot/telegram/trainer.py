@@ -1,0 +1,449 @@
+"""Trainer handlers: /trainer, the cohort buttons, joining by deep link, leaving from /privacy.
+
+Buttons (at most 64 bytes, validated by the patterns below):
+  tr:<menu|new|list|cancel>              the trainer menu
+  tr:<dash|csv|qr|ren|close|closeok>:<cohort id>   one cohort: every tap checks that the tapper
+                                         owns it (or is in ADMIN_IDS); anyone else changes and
+                                         sees nothing, and gets the same answer as for garbage
+  tr:leave:<cohort id>                   a participant leaves (only their own membership)
+  cj:<code>:<s|a|n>                      join consent: share / aggregates only / don't join; it
+                                         carries the secret code, not the id, so a forged tap
+                                         can not join a cohort whose link one never had
+A cohort name is typed as a message: the "waiting for a name" marker is in the database
+(CohortStore.set_prompt), and `handlers.typed` hands the text to `consume_text` first.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import html
+import logging
+import re
+
+from markupsafe import Markup
+from telegram import Update
+from telegram.constants import ChatAction, ParseMode
+from telegram.error import Forbidden, TelegramError
+from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
+
+from bot.cohorts import MIN_GROUP, Dashboard, clean_name, code_from_payload, csv_document, qr_png
+from bot.config import Settings
+from bot.content.render import Button, Renderer, Screen, fmt_score
+from bot.service import ChartData
+from bot.storage.cohorts import CohortInfo, CohortStore
+
+from . import handlers as h
+
+log = logging.getLogger(__name__)
+HTML = ParseMode.HTML
+MENU_TAP = re.compile(r"^tr:(menu|new|list|cancel)$")
+COHORT_TAP = re.compile(r"^tr:(dash|csv|qr|ren|close|closeok|leave):(\d{1,12})$")
+JOIN_TAP = re.compile(r"^cj:([A-Za-z0-9_-]{16,58}):([san])$")
+MESSAGE_LIMIT = 4000  # Telegram's is 4096 characters
+
+
+def add_trainer_handlers(app: Application) -> None:
+    app.add_handler(CommandHandler("trainer", trainer_command, filters=filters.ChatType.PRIVATE))
+    app.add_handler(CallbackQueryHandler(menu_tap, pattern=MENU_TAP))
+    app.add_handler(CallbackQueryHandler(cohort_tap, pattern=COHORT_TAP))
+    app.add_handler(CallbackQueryHandler(join_tap, pattern=JOIN_TAP))
+
+
+# --- helpers -----------------------------------------------------------------------------------
+def _store(context) -> CohortStore:
+    return CohortStore(h.coach_of(context).store.engine)
+
+
+def _settings(context) -> Settings:
+    return context.application.bot_data["settings"]
+
+
+def _may_create(context, user_id: int) -> bool:
+    """Anyone, unless TRAINER_IDS is set; admins always."""
+    settings = _settings(context)
+    return not settings.trainer_ids or user_id in settings.trainer_ids \
+        or user_id in settings.admin_ids
+
+
+async def _authorised(context, user_id: int, cohort_id: int | None) -> CohortInfo | None:
+    """The cohort if this user is its trainer or an admin; None otherwise (no hint given)."""
+    cohort = await _store(context).get(cohort_id) if cohort_id is not None else None
+    if cohort is None:
+        return None
+    if cohort.owner_id == user_id or user_id in _settings(context).admin_ids:
+        return cohort
+    return None
+
+
+def _label(r: Renderer, key: str, **ctx) -> str:
+    """A trainer button label: a template (names go in), sent as plain text."""
+    return html.unescape(str(r.text(f"trainer.buttons.{key}", **ctx)))
+
+
+def link_for(context, cohort: CohortInfo) -> str:
+    return f"https://t.me/{context.bot.username}?start=c_{cohort.code}"
+
+
+def _pack(parts: list[str]) -> list[str]:
+    """Join message parts with blank lines into as few messages as Telegram accepts."""
+    messages: list[str] = []
+    for part in parts:
+        if messages and len(messages[-1]) + 2 + len(part) <= MESSAGE_LIMIT:
+            messages[-1] += "\n\n" + part
+        else:
+            messages.append(part)
+    return messages
+
+
+async def _show(update: Update, context, screen: Screen) -> None:
+    """In the tapped message if this is a tap, else as a new message."""
+    if update.callback_query is not None and update.callback_query.message is not None:
+        await h._edit(update.callback_query, screen)
+    else:
+        await h._send(context, update.effective_chat.id, screen)
+
+
+# --- screens -----------------------------------------------------------------------------------
+async def menu_screen(context, user_id: int, r: Renderer) -> Screen:
+    rows = []
+    if _may_create(context, user_id):
+        rows.append((Button(_label(r, "new"), ("tr", "new")),))
+    elif not await _store(context).owned(user_id, limit=1):
+        return Screen(r.text("trainer.not_allowed"))
+    rows.append((Button(_label(r, "list"), ("tr", "list")),))
+    return Screen(r.text("trainer.menu", min_group=MIN_GROUP), tuple(rows))
+
+
+async def list_screen(context, user_id: int, r: Renderer) -> Screen:
+    cohorts = await _store(context).owned(user_id)
+    rows = [(Button(_label(r, "cohort", name=c.name, closed=not c.open), ("tr", "dash", c.id)),)
+            for c in cohorts]
+    if _may_create(context, user_id):
+        rows.append((Button(_label(r, "new"), ("tr", "new")),))
+    text = r.text("trainer.list") if cohorts else r.text("trainer.list_none")
+    return Screen(text, tuple(rows))
+
+
+def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Screen:
+    bank = r.content.bank
+    na = r.label("not_applicable")
+    values: dict = {"rows": "", "weakest": [], "change": "", "overall": na, "trust": na,
+                    "cx": na}
+    names = {"trust_name": r.model("indices.trust"), "cx_name": r.model("indices.cx")}
+    if board.average is not None:
+        a = board.average
+        values.update(
+            rows=Markup("\n").join(
+                r.text("trainer.dashboard_row", bar=r.bar(a.dimensions[d]),
+                       score=fmt_score(a.dimensions[d], na).rjust(3), name=r.dimension(d))
+                for d in bank.dimensions),
+            weakest=[r.dimension(d) for d in board.weakest],
+            overall=fmt_score(a.overall, na), trust=fmt_score(a.indices.get("trust"), na),
+            cx=fmt_score(a.indices.get("cx"), na))
+    if board.change is not None:
+        c = board.change
+
+        def delta(value):
+            return r.delta(value, 0.0) if value is not None else na
+
+        lines = [r.text("trainer.change_row", name=r.dimension(d), delta=delta(c.dimensions[d]))
+                 for d in bank.dimensions]
+        lines.append(r.text("trainer.change_total", overall=delta(c.overall),
+                            trust=delta(c.indices.get("trust")), cx=delta(c.indices.get("cx")),
+                            **names))
+        values["change"] = Markup("\n").join(lines)
+    text = r.text("trainer.dashboard", name=cohort.name, closed=not cohort.open,
+                  joined=board.joined, started=board.started, finished=board.finished,
+                  shared=board.shared, visible=board.visible, retakers=board.retakers,
+                  min_group=MIN_GROUP, **names, **values)
+    cid = cohort.id
+    rows = [(Button(_label(r, "refresh"), ("tr", "dash", cid)),),
+            (Button(_label(r, "csv"), ("tr", "csv", cid)),
+             Button(_label(r, "qr"), ("tr", "qr", cid))),
+            (Button(_label(r, "rename"), ("tr", "ren", cid)),)
+            + ((Button(_label(r, "close"), ("tr", "close", cid)),) if cohort.open else ()),
+            (Button(_label(r, "back"), ("tr", "list")),)]
+    return Screen(text, tuple(rows))
+
+
+def workshop_messages(r: Renderer, weakest: tuple[str, ...]) -> list[str]:
+    parts = [str(r.text("trainer.workshops_title"))]
+    for d in weakest:
+        w = r.texts.workshops.get(d)
+        if w is None:
+            continue
+        sources = Markup("\n").join(r.source(s) for s in r.content.workshop_sources.get(d, ()))
+        parts.append(str(r.text("trainer.workshop", dimension=r.dimension(d), title=w.title,
+                                goal=w.goal, steps=w.steps, takeaway=w.takeaway,
+                                sources=sources)))
+    return _pack(parts) if len(parts) > 1 else []
+
+
+def cohort_chart(r: Renderer, en: Renderer, board: Dashboard) -> ChartData:
+    dims = r.content.bank.dimensions
+
+    def values(a):
+        return tuple(float(a.dimensions.get(d) or 0.0) for d in dims)
+
+    series = [(str(r.text("trainer.chart_latest")), values(board.average), "solid")]
+    fallback = [str(en.text("trainer.chart_latest"))]
+    if board.first is not None and board.change is not None:
+        series.append((str(r.text("trainer.chart_start")), values(board.first), "dashed"))
+        fallback.append(str(en.text("trainer.chart_start")))
+    return ChartData(labels=tuple(r.model(f"dimensions.{d}.short") for d in dims),
+                     fallback_labels=tuple(en.model(f"dimensions.{d}.short") for d in dims),
+                     series=tuple(series), fallback_names=tuple(fallback))
+
+
+# --- /trainer and the menu ---------------------------------------------------------------------
+async def trainer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    user_id, locale = await h._user_locale(update, context)
+    await _store(context).take_prompt(user_id)  # a fresh menu forgets a half-typed name
+    r = h.coach_of(context).renderer(locale)
+    await h._send(context, update.effective_chat.id, await menu_screen(context, user_id, r))
+
+
+async def menu_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    user_id, locale = await h._user_locale(update, context)
+    r = h.coach_of(context).renderer(locale)
+    kind = MENU_TAP.match(query.data).group(1)
+    store = _store(context)
+    if kind == "new":
+        if not _may_create(context, user_id):
+            await query.answer(r.text("trainer.not_allowed"), show_alert=True)
+            return
+        await store.set_prompt(user_id, "new")
+        await query.answer()
+        await _show(update, context, Screen(r.text("trainer.ask_name"), (
+            (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
+        return
+    await query.answer()
+    if kind == "cancel":
+        await store.take_prompt(user_id)
+        screen = await menu_screen(context, user_id, r)
+        await _show(update, context, Screen(r.text("trainer.cancelled"), screen.buttons))
+    elif kind == "list":
+        await _show(update, context, await list_screen(context, user_id, r))
+    else:
+        await _show(update, context, await menu_screen(context, user_id, r))
+
+
+async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
+    """A typed cohort name, if the bot asked this user for one; False leaves the text to others.
+    The name is never logged."""
+    tg_user = update.effective_user
+    message = update.effective_message
+    if tg_user is None or message is None or message.text is None:
+        return False
+    store = _store(context)
+    pending = await store.prompt(tg_user.id)
+    if pending is None:
+        return False
+    user_id, locale = await h._user_locale(update, context)
+    r = h.coach_of(context).renderer(locale)
+    chat_id = update.effective_chat.id
+    name = clean_name(message.text)
+    if name is None:  # ask again; the marker stays
+        await h._send(context, chat_id, Screen(r.text("trainer.name_invalid"), (
+            (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
+        return True
+    if not await store.take_prompt(user_id):
+        return True  # the same message handled elsewhere a moment ago
+    kind, cohort_id = pending
+    if kind == "new":
+        if not _may_create(context, user_id):
+            await h._send(context, chat_id, Screen(r.text("trainer.not_allowed")))
+            return True
+        cohort = await store.create(user_id, name, tg_user.first_name or "")
+        log.info("cohort %s created", cohort.id)
+        await send_link(update, context, cohort, r, created=True)
+        return True
+    cohort = await _authorised(context, user_id, cohort_id)
+    if cohort is None:
+        await h._send(context, chat_id, Screen(r.text("invalid")))
+        return True
+    await store.rename(cohort.id, name)
+    await h._send(context, chat_id, Screen(r.text("trainer.renamed", name=name), (
+        (Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
+    return True
+
+
+async def send_link(update: Update, context, cohort: CohortInfo, r: Renderer,
+                    created: bool = False) -> None:
+    """The cohort's link as text, then its QR code as a photo (rendered in a worker thread)."""
+    chat_id = update.effective_chat.id
+    link = link_for(context, cohort)
+    buttons = ((Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),
+               (Button(_label(r, "back"), ("tr", "list")),))
+    if created:
+        await h._send(context, chat_id, Screen(
+            r.text("trainer.created", name=cohort.name, link=link, trainer=cohort.trainer_name,
+                   min_group=MIN_GROUP), buttons))
+    await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
+    png = await asyncio.to_thread(qr_png, link)
+    await context.bot.send_photo(chat_id, png, caption=r.text("trainer.qr_caption",
+                                                              name=cohort.name, link=link),
+                                 parse_mode=HTML)
+
+
+# --- one cohort --------------------------------------------------------------------------------
+async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    query = update.callback_query
+    user_id, locale = await h._user_locale(update, context)
+    r = h.coach_of(context).renderer(locale)
+    kind, raw_id = COHORT_TAP.match(query.data).groups()
+    cohort_id = int(raw_id)
+    if kind == "leave":
+        await leave(update, context, cohort_id, r)
+        return
+    cohort = await _authorised(context, user_id, cohort_id)
+    if cohort is None:  # not theirs, or no such cohort: the same answer, nothing done
+        await query.answer(r.text("invalid"))
+        return
+    await query.answer()
+    store = _store(context)
+    if kind == "dash":
+        await send_dashboard(update, context, cohort, r)
+    elif kind == "csv":
+        await send_csv(update, context, cohort, r)
+    elif kind == "qr":
+        await send_link(update, context, cohort, r)
+    elif kind == "ren":
+        await store.set_prompt(user_id, "rename", cohort.id)
+        await _show(update, context, Screen(r.text("trainer.ask_rename", name=cohort.name), (
+            (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
+    elif kind == "close":
+        await _show(update, context, Screen(r.text("trainer.close_confirm", name=cohort.name), (
+            (Button(_label(r, "close_confirm"), ("tr", "closeok", cohort.id)),
+             Button(_label(r, "cancel"), ("tr", "dash", cohort.id))),)))
+    elif kind == "closeok":
+        await store.close(cohort.id)
+        await _show(update, context, Screen(r.text("trainer.closed", name=cohort.name), (
+            (Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),
+            (Button(_label(r, "back"), ("tr", "list")),))))
+
+
+async def send_dashboard(update: Update, context, cohort: CohortInfo, r: Renderer) -> None:
+    """The numbers (in the tapped message), then the chart and the workshop ideas, which only
+    exist from MIN_GROUP finished participants up."""
+    from bot.chart import render_radar
+
+    coach = h.coach_of(context)
+    bank = coach.content.bank
+    board = await _store(context).dashboard(cohort.id, bank.dimensions, tuple(bank.indices))
+    await _show(update, context, dashboard_screen(r, cohort, board))
+    if not board.visible:
+        return
+    chat_id = update.effective_chat.id
+    try:
+        await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
+        png = await asyncio.to_thread(render_radar, cohort_chart(r, coach.renderer("en"), board))
+        await context.bot.send_photo(chat_id, png, parse_mode=HTML, caption=r.text(
+            "trainer.chart_caption", name=cohort.name, finished=board.finished,
+            change=board.change is not None))
+    except Forbidden:
+        raise
+    except (TelegramError, OSError, ValueError, RuntimeError) as exc:
+        log.warning("cohort chart not delivered: %s", type(exc).__name__)
+    for text in workshop_messages(r, board.weakest):
+        await context.bot.send_message(chat_id, text, parse_mode=HTML)
+
+
+async def send_csv(update: Update, context, cohort: CohortInfo, r: Renderer) -> None:
+    bank = h.coach_of(context).content.bank
+    store = _store(context)
+    indices = tuple(bank.indices)
+    board = await store.dashboard(cohort.id, bank.dimensions, indices)
+    rows = await store.finished(cohort.id, bank.dimensions, indices, detail=True, share_only=True)
+    contexts = await store.contexts(cohort.id)
+
+    def words(question_id: str, option_id: str) -> str:
+        try:
+            return r.context_option(question_id, option_id)
+        except KeyError:  # an option removed from the content since: keep its id
+            return option_id
+
+    data = csv_document(rows, board, bank.dimensions, indices,
+                        [q.id for q in bank.context], contexts, words)
+    chat_id = update.effective_chat.id
+    await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
+    await context.bot.send_document(
+        chat_id, data, filename=f"{r.text('trainer.csv_filename')}-{cohort.id}.csv",
+        caption=r.text("trainer.csv_caption", name=cohort.name, min_group=MIN_GROUP),
+        parse_mode=HTML)
+
+
+# --- participants --------------------------------------------------------------------------------
+async def join_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE, payload: str) -> bool:
+    """/start c_<code>: the consent question (True), or a clear "no such group" (False: the
+    caller goes on with the normal start)."""
+    user_id, locale = await h._user_locale(update, context)
+    r = h.coach_of(context).renderer(locale)
+    code = code_from_payload(payload)
+    cohort = await _store(context).by_code(code) if code else None
+    if cohort is None or not cohort.open:
+        await update.effective_message.reply_html(r.text("trainer.join_unknown"))
+        return False
+    screen = Screen(r.text("trainer.join_ask", name=cohort.name, trainer=cohort.trainer_name,
+                           min_group=MIN_GROUP), (
+        (Button(_label(r, "join_share"), ("cj", cohort.code, "s")),),
+        (Button(_label(r, "join_aggregate"), ("cj", cohort.code, "a")),),
+        (Button(_label(r, "join_no"), ("cj", cohort.code, "n")),),
+    ))
+    await h._send(context, update.effective_chat.id, screen)
+    return True
+
+
+async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """The consent answer; then the assessment's start screen."""
+    query = update.callback_query
+    coach = h.coach_of(context)
+    user_id, locale = await h._user_locale(update, context)
+    r = coach.renderer(locale)
+    code, choice = JOIN_TAP.match(query.data).groups()
+    store = _store(context)
+    cohort = await store.by_code(code)
+    await query.answer()
+    if cohort is None or not cohort.open:
+        text = r.text("trainer.join_unknown")
+    elif choice == "n":
+        await store.leave(cohort.id, user_id)  # "don't join" also undoes an earlier join
+        text = r.text("trainer.join_declined")
+    else:
+        consent = "share" if choice == "s" else "aggregate"
+        joined = await store.join(cohort.id, user_id, consent)
+        text = r.text(f"trainer.joined_{consent}", name=cohort.name) if joined \
+            else r.text("trainer.join_unknown")
+    await h._edit(query, Screen(text))
+    record = await coach.open_assessment(user_id)
+    await h._send(context, update.effective_chat.id,
+                  coach.welcome(locale, update.effective_user.first_name, record))
+
+
+async def privacy_screen(context, user_id: int, locale: str) -> Screen:
+    """/privacy: what is stored, and the user's cohorts with a "leave" button each."""
+    r = h.coach_of(context).renderer(locale)
+    memberships = await _store(context).memberships(user_id)
+    text = r.text("privacy", cohorts=bool(memberships))
+    if not memberships:
+        return Screen(text)
+    lines = [r.text("trainer.privacy_cohorts")] + [
+        r.text("trainer.privacy_cohort", name=m.cohort.name, trainer=m.cohort.trainer_name,
+               share=m.consent == "share") for m in memberships]
+    buttons = tuple((Button(_label(r, "leave", name=m.cohort.name), ("tr", "leave", m.cohort.id)),)
+                    for m in memberships)
+    return Screen(text + Markup("\n\n") + Markup("\n").join(lines), buttons)
+
+
+async def leave(update: Update, context, cohort_id: int, r: Renderer) -> None:
+    query = update.callback_query
+    user_id = update.effective_user.id
+    store = _store(context)
+    cohort = await store.get(cohort_id)
+    if cohort is None or not await store.leave(cohort_id, user_id):
+        await query.answer(r.text("invalid"))
+        return
+    await query.answer()
+    await h._send(context, update.effective_chat.id,
+                  Screen(r.text("trainer.left", name=cohort.name)))
