@@ -118,6 +118,7 @@ class Dashboard:
     retakers: int = 0  # participants with two results or more
     change: Averages | None = None  # latest minus first; None below MIN_GROUP retakers
     first: Averages | None = field(default=None, repr=False)
+    held_back: int = 0  # "aggregates only" participants not counted yet (fewer than MIN_GROUP)
 
     @property
     def visible(self) -> bool:
@@ -173,13 +174,25 @@ def weakest(averages: dict[str, float | None], dimensions: Sequence[str],
     return tuple(d for _, _, d in sorted(scored)[:count])
 
 
+def counted(members: dict[int, tuple[Finished, Finished]]) -> dict[int, tuple[Finished, Finished]]:
+    """The members whose results go into averages. Those who chose "aggregates only" count
+    once there are at least MIN_GROUP of them: with fewer, the averages minus the shared rows
+    the trainer can read would reveal their scores (one of them: exactly)."""
+    private = [m for m, (_, latest) in members.items() if latest.consent != "share"]
+    if 0 < len(private) < MIN_GROUP:
+        return {m: v for m, v in members.items() if m not in set(private)}
+    return members
+
+
 def dashboard(rows: Iterable[Finished], dimensions: Sequence[str], indices: Sequence[str],
               joined: int, started: int) -> Dashboard:
-    members = by_member(rows)
-    finished = len(members)
-    shared = sum(1 for _, latest in members.values() if latest.consent == "share")
-    if finished < MIN_GROUP:
-        return Dashboard(joined, started, finished, shared, None)
+    everyone = by_member(rows)
+    finished = len(everyone)
+    shared = sum(1 for _, latest in everyone.values() if latest.consent == "share")
+    members = counted(everyone)
+    if len(members) < MIN_GROUP:
+        return Dashboard(joined, started, finished, shared, None,
+                         held_back=finished - len(members))
     latest = average([la.values for _, la in members.values()], dimensions, indices)
     pairs = [(f.values, la.values) for f, la in members.values()
              if f.assessment_id != la.assessment_id]
@@ -188,13 +201,14 @@ def dashboard(rows: Iterable[Finished], dimensions: Sequence[str], indices: Sequ
         delta = change(pairs, dimensions, indices)
         first = average([f for f, _ in pairs], dimensions, indices)
     return Dashboard(joined, started, finished, shared, latest,
-                     weakest(latest.dimensions, dimensions), len(pairs), delta, first)
+                     weakest(latest.dimensions, dimensions), len(pairs), delta, first,
+                     held_back=finished - len(members))
 
 
 def room_average(rows: Iterable[Finished], dimensions: Sequence[str],
                  indices: Sequence[str]) -> Averages | None:
     """The cohort's average of latest results for a participant's chart, from MIN_GROUP up."""
-    members = by_member(rows)
+    members = counted(by_member(rows))
     if len(members) < MIN_GROUP:
         return None
     return average([la.values for _, la in members.values()], dimensions, indices)

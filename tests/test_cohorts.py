@@ -79,11 +79,11 @@ def test_below_five_nothing_is_aggregated():
 
 
 def test_at_five_the_average_of_each_latest_result():
-    rows = [row(m, 40, consent="aggregate" if m % 2 else "share") for m in range(1, 5)]
+    rows = [row(m, 40) for m in range(1, 5)]
     rows.append(row(5, 20, day=0))
     rows.append(row(5, 90, day=3))  # member 5's latest result counts, once
     board = dashboard(rows, DIMS, INDICES, joined=5, started=5)
-    assert board.finished == 5 and board.shared == 3 and board.visible
+    assert board.finished == 5 and board.shared == 5 and board.visible
     assert board.average.participants == 5
     assert board.average.dimensions["integrity"] == round((40 * 4 + 90) / 5, 1)
     assert board.average.indices["trust"] == 50.0 and board.average.overall == 50.0
@@ -124,11 +124,11 @@ def localise(question: str, option: str) -> str:
 
 
 def test_csv_rows_only_for_sharers_with_bom_and_chinese():
-    rows = [row(m, 50, consent="share" if m <= 3 else "aggregate") for m in range(1, 6)]
+    rows = [row(m, 50, consent="share" if m <= 3 else "aggregate") for m in range(1, 9)]
     rows = in_order([*rows, row(1, 70, day=5)])
     contexts = {r.assessment_id: {"sector": ("cafe",), "channels": ("in_person", "online")}
                 for r in rows}
-    board = dashboard(rows, DIMS, INDICES, 5, 5)
+    board = dashboard(rows, DIMS, INDICES, 8, 8)
     data = csv_document(rows, board, DIMS, INDICES, ("sector", "team_size", "channels"),
                         contexts, localise)
     assert data.startswith(b"\xef\xbb\xbf")
@@ -136,12 +136,12 @@ def test_csv_rows_only_for_sharers_with_bom_and_chinese():
     assert table[0] == ["participant", "assessment", "date", "language", "mode", "sector",
                         "team_size", "channels", *DIMS, "trust", "cx", "overall"]
     body = [r for r in table[1:] if r and r[0].isdigit()]
-    assert [r[0] for r in body] == ["1", "1", "2", "3"]  # members 4 and 5: aggregates only
+    assert [r[0] for r in body] == ["1", "1", "2", "3"]  # members 4-8: aggregates only
     assert body[0][2] == "2026-03-01" and body[0][5] == "咖啡馆"
     assert body[0][7] == "in_person; online"
     assert body[1][8] == "70.0"
     average = next(r for r in table if r and r[0] == "average_latest")
-    assert average[1] == "5" and average[8] == str(round((50 * 4 + 70) / 5, 1))
+    assert average[1] == "8" and average[8] == str(round((50 * 7 + 70) / 8, 1))
     assert any(r and r[0] == "change_hidden_below_5_retakers" for r in table)
 
 
@@ -167,3 +167,22 @@ def test_ten_thousand_participants_quickly():
 def test_qr_code_is_a_png():
     png = qr_png("https://t.me/trust_cx_bot?start=c_" + "A" * 22)
     assert png.startswith(b"\x89PNG")
+
+
+def test_one_aggregate_only_participant_is_not_given_away_by_the_shared_rows():
+    """4 sharers + 1 "aggregates only": averages over all five minus the four rows the trainer
+    can read would be that person's scores. They are held back until there are five of them."""
+    dims, idx = ("a", "b"), ("t",)
+
+    def row(member: int, consent: str, value: float) -> Finished:
+        return Finished(member, consent, member, (value, value, value, value))
+
+    rows = [row(n, "share", 50.0) for n in range(1, 5)] + [row(5, "aggregate", 0.0)]
+    board = dashboard(rows, dims, idx, joined=5, started=5)
+    assert board.average is None and board.held_back == 1 and board.finished == 5
+    six = rows + [row(6, "share", 50.0)]
+    board = dashboard(six, dims, idx, joined=6, started=6)
+    assert board.average.dimensions["a"] == 50.0  # the private one is not in it
+    many = six + [row(n, "aggregate", 0.0) for n in range(7, 11)]
+    board = dashboard(many, dims, idx, joined=10, started=10)
+    assert board.held_back == 0 and board.average.participants == 10

@@ -40,8 +40,8 @@ log = logging.getLogger(__name__)
 
 # setMyCommands takes a two-letter language code: zh gets simplified Chinese, the rest English.
 COMMAND_LOCALES = {None: "en", "zh": "zh-Hans"}
-COMMANDS = ("start", "report", "plan", "history", "learn", "retake", "language", "privacy",
-            "export", "delete", "help")
+COMMANDS = ("start", "report", "plan", "history", "learn", "retake", "trainer", "language",
+            "privacy", "export", "delete", "help")
 
 
 def build_application(

@@ -155,7 +155,7 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Scree
     text = r.text("trainer.dashboard", name=cohort.name, closed=not cohort.open,
                   joined=board.joined, started=board.started, finished=board.finished,
                   shared=board.shared, visible=board.visible, retakers=board.retakers,
-                  min_group=MIN_GROUP, **names, **values)
+                  held_back=board.held_back, min_group=MIN_GROUP, **names, **values)
     cid = cohort.id
     rows = [(Button(_label(r, "refresh"), ("tr", "dash", cid)),),
             (Button(_label(r, "csv"), ("tr", "csv", cid)),
