@@ -302,3 +302,26 @@ def test_any_sequence_of_taps_keeps_the_assessment_valid(mode, data):
     for q in BANK.context:
         chosen = state.context.get(q.id, ())
         assert set(chosen) <= set(q.options) and len(chosen) <= q.max_choices
+
+
+def test_double_taps_on_evidence_and_single_choice_context_count_once():
+    from bot.content import load_content
+    from bot.domain.flow import AssessmentState, Flow, Verdict, apply_move
+
+    bank = load_content().bank
+    flow = Flow(bank, "quick")
+    state = AssessmentState(1, "quick")
+    outcome = flow.choose_context(state, 0, bank.context[0].options[0])
+    state = apply_move(state, outcome.move)
+    again = flow.choose_context(state, 0, bank.context[0].options[0])
+    other = flow.choose_context(state, 0, bank.context[0].options[1])
+    assert (again.verdict, other.verdict) == (Verdict.DUPLICATE, Verdict.STALE)
+
+    item_position = len(bank.context)
+    state.cursor = item_position
+    item = flow.steps[item_position].item
+    best = next(o for o in item.options if o.score == 4)
+    state = apply_move(state, flow.answer_item(state, item_position, best.id).move)
+    state = apply_move(state, flow.answer_evidence(state, item_position, True).move)
+    assert flow.answer_evidence(state, item_position, True).verdict is Verdict.DUPLICATE
+    assert flow.answer_evidence(state, item_position, False).verdict is Verdict.STALE

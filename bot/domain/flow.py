@@ -179,9 +179,21 @@ class Flow:
         new_cursor = position if self.needs_evidence(item, answer) else position + 1
         return self._move(state, new_cursor, answer=(item.id, answer))
 
+    def _earlier(self, state: AssessmentState, position: int) -> Step | None:
+        """The step of an earlier position of an open assessment (a double tap's target)."""
+        if state.finished or not 0 <= position < min(state.cursor, len(self.steps)):
+            return None
+        return self.steps[position]
+
     def answer_evidence(self, state: AssessmentState, position: int, shown: bool) -> Outcome:
         step = self._current(state, position)
-        if step is None or step.item is None:
+        if step is None:
+            earlier = self._earlier(state, position)
+            stored = state.answers.get(earlier.item.id) if earlier and earlier.item else None
+            if stored is not None and stored.evidence is shown:
+                return Outcome(Verdict.DUPLICATE)
+            return Outcome(Verdict.STALE)
+        if step.item is None:
             return Outcome(Verdict.STALE)
         answer = state.answers.get(step.item.id)
         if not self.needs_evidence(step.item, answer):
@@ -191,7 +203,13 @@ class Flow:
 
     def choose_context(self, state: AssessmentState, position: int, option_id: str) -> Outcome:
         step = self._current(state, position)
-        if step is None or step.context is None:
+        if step is None:
+            earlier = self._earlier(state, position)
+            if earlier and earlier.context and not earlier.context.multi and \
+                    state.context.get(earlier.context.id) == (option_id,):
+                return Outcome(Verdict.DUPLICATE)
+            return Outcome(Verdict.STALE)
+        if step.context is None:
             return Outcome(Verdict.STALE)
         question = step.context
         if option_id not in question.options:
