@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
 
-from sqlalchemy import delete, event, func, update
+from sqlalchemy import delete, event, func, insert, literal, null, union_all, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
@@ -69,6 +69,34 @@ class AssessmentRecord:
     scores: dict | None
 
 
+_A = Assessment.__table__
+_ANS = Answer.__table__
+_CTX = ContextAnswer.__table__
+_U = User.__table__
+_P = ProcessedUpdate.__table__
+
+
+def _dialect_insert(conn, table):
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(table)
+
+
+def _upsert(conn, table, keys: tuple[str, ...], **values):
+    """INSERT ... ON CONFLICT (keys) DO UPDATE: SQLite and PostgreSQL spell it the same."""
+    statement = _dialect_insert(conn, table).values(**values)
+    return statement.on_conflict_do_update(
+        index_elements=list(keys),
+        set_={k: statement.excluded[k] for k in values if k not in keys})
+
+
+def _insert_ignore(conn, table, keys: tuple[str, ...], **values):
+    return _dialect_insert(conn, table).values(**values).on_conflict_do_nothing(
+        index_elements=list(keys))
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
@@ -126,14 +154,8 @@ class Store:
     # --- updates -------------------------------------------------------------------------------
     async def claim_update(self, update_id: int) -> bool:
         """True for the first process to see this update id, False for any repeat."""
-        async with self.session() as s:
-            s.add(ProcessedUpdate(update_id=update_id))
-            try:
-                await s.commit()
-                return True
-            except IntegrityError:
-                await s.rollback()
-                return False
+        first, _ = await self.admit(update_id, None, "en")
+        return first
 
     async def prune_updates(self, older_than: timedelta = timedelta(days=1)) -> int:
         async with self.session() as s:
@@ -144,21 +166,44 @@ class Store:
 
     # --- users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
-        async with self.session() as s:
-            user = await s.get(User, user_id)
-            return UserRecord(user.id, user.language, user.active) if user else None
+        async with self.engine.connect() as conn:
+            row = (await conn.execute(select(_U.c.language, _U.c.active)
+                                      .where(_U.c.id == user_id))).first()
+            return UserRecord(user_id, row.language, bool(row.active)) if row else None
 
     async def ensure_user(self, user_id: int, language: str) -> UserRecord:
         """The user, created on first contact; a user who writes again is active again."""
-        async with self.session() as s:
-            user = await s.get(User, user_id)
-            if user is None:
-                user = User(id=user_id, language=language)
-                s.add(user)
-            elif not user.active:
-                user.active = True
-            await s.commit()
-            return UserRecord(user.id, user.language, user.active)
+        async with self.engine.connect() as conn:
+            return await self._ensure_user(conn, user_id, language)
+
+    async def _ensure_user(self, conn, user_id: int, language: str) -> UserRecord:
+        row = (await conn.execute(select(_U.c.language, _U.c.active)
+                                  .where(_U.c.id == user_id))).first()
+        if row is None:
+            await conn.execute(_insert_ignore(conn, _U, ("id",), id=user_id, language=language,
+                                              active=True, created_at=utcnow()))
+            await conn.commit()
+            return UserRecord(user_id, language, True)
+        if not row.active:
+            await conn.execute(update(_U).where(_U.c.id == user_id).values(active=True))
+            await conn.commit()
+        return UserRecord(user_id, row.language, True)
+
+    async def admit(self, update_id: int, user_id: int | None,
+                    language: str) -> tuple[bool, UserRecord | None]:
+        """One round for every update: record its id (False for a repeat, also one another
+        replica took) and fetch or create its user."""
+        async with self.engine.connect() as conn:
+            try:
+                await conn.execute(insert(_P).values(update_id=update_id,
+                                                     processed_at=utcnow()))
+                await conn.commit()
+            except IntegrityError:
+                await conn.rollback()
+                return False, None
+            if user_id is None:
+                return True, None
+            return True, await self._ensure_user(conn, user_id, language)
 
     async def set_language(self, user_id: int, language: str) -> None:
         async with self.session() as s:
@@ -173,82 +218,77 @@ class Store:
     # --- assessments -------------------------------------------------------------------------
     async def start_assessment(self, user_id: int, mode: str, version: str) -> AssessmentRecord:
         """A new open assessment; any other open one of the user is set aside (kept, not lost)."""
-        async with self.session() as s:
-            await s.exec(update(Assessment)
-                         .where(Assessment.user_id == user_id, Assessment.status == "open")
-                         .values(status="abandoned", updated_at=utcnow()))
-            row = Assessment(user_id=user_id, mode=mode, content_version=version)
-            s.add(row)
-            await s.commit()
-            return await self._record(s, row)
+        now = utcnow()
+        async with self.engine.begin() as conn:
+            await conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
+                               .values(status="abandoned", updated_at=now))
+            result = await conn.execute(insert(_A).values(
+                user_id=user_id, mode=mode, status="open", content_version=version, cursor=0,
+                created_at=now, updated_at=now))
+            assessment_id = result.inserted_primary_key[0]
+        return AssessmentRecord(AssessmentState(assessment_id, mode), user_id, "open", version,
+                                None, now, None, None)
 
     async def open_assessment(self, user_id: int) -> AssessmentRecord | None:
-        async with self.session() as s:
-            row = (await s.exec(select(Assessment)
-                                .where(Assessment.user_id == user_id, Assessment.status == "open")
-                                .order_by(Assessment.id.desc()).limit(1))).first()
-            return await self._record(s, row) if row else None
+        return await self._load_where(_A.c.user_id == user_id, _A.c.status == "open",
+                                      newest=True)
 
     async def load_assessment(self, assessment_id: int) -> AssessmentRecord | None:
-        async with self.session() as s:
-            row = await s.get(Assessment, assessment_id)
-            return await self._record(s, row) if row else None
+        return await self._load_where(_A.c.id == assessment_id)
 
-    async def _record(self, s: AsyncSession, row: Assessment) -> AssessmentRecord:
-        answers = (await s.exec(select(Answer).where(Answer.assessment_id == row.id))).all()
-        context = (await s.exec(select(ContextAnswer)
-                                .where(ContextAnswer.assessment_id == row.id))).all()
+    async def _record(self, s, row) -> AssessmentRecord:
+        """The record of an assessment row, its answers and context read in one query."""
+        parts = (await s.execute(union_all(
+            select(literal("a"), _ANS.c.item_id, _ANS.c.option_id, _ANS.c.evidence)
+            .where(_ANS.c.assessment_id == row.id),
+            select(literal("c"), _CTX.c.question_id, _CTX.c.options, null())
+            .where(_CTX.c.assessment_id == row.id)))).all()
         state = AssessmentState(
             id=row.id,
             mode=row.mode,
             cursor=row.cursor,
             finished=row.status != "open",
-            context={c.question_id: tuple(o for o in c.options.split(",") if o)
-                     for c in context},
-            answers={a.item_id: DomainAnswer(a.option_id, a.evidence) for a in answers},
+            context={key: tuple(o for o in value.split(",") if o)
+                     for kind, key, value, _ in parts if kind == "c"},
+            answers={key: DomainAnswer(value, None if evidence is None else bool(evidence))
+                     for kind, key, value, evidence in parts if kind == "a"},
         )
         return AssessmentRecord(state, row.user_id, row.status, row.content_version,
                                 row.message_id, row.created_at, row.finished_at, row.scores)
+
+    async def _load_where(self, *where, newest: bool = False) -> AssessmentRecord | None:
+        async with self.engine.connect() as conn:
+            query = select(_A).where(*where)
+            if newest:
+                query = query.order_by(_A.c.id.desc()).limit(1)
+            row = (await conn.execute(query)).first()
+            return await self._record(conn, row) if row else None
 
     async def apply_move(self, move: Move) -> bool:
         """Write a tap's answer and move the cursor, only if the cursor is still where the tap
         saw it (compare-and-set): a double tap or a second replica can not write twice."""
         now = utcnow()
-        async with self.session() as s:
-            result = await s.exec(
-                update(Assessment)
-                .where(Assessment.id == move.assessment_id,
-                       Assessment.cursor == move.expected_cursor,
-                       Assessment.status == "open")
+        async with self.engine.begin() as conn:
+            result = await conn.execute(
+                update(_A)
+                .where(_A.c.id == move.assessment_id, _A.c.cursor == move.expected_cursor,
+                       _A.c.status == "open")
                 .values(cursor=move.new_cursor, updated_at=now))
             if result.rowcount != 1:
-                await s.rollback()
+                await conn.rollback()
                 return False
             if move.answer is not None:
                 item_id, answer = move.answer
-                row = (await s.exec(select(Answer).where(
-                    Answer.assessment_id == move.assessment_id,
-                    Answer.item_id == item_id))).first()
-                if row is None:
-                    s.add(Answer(assessment_id=move.assessment_id, item_id=item_id,
-                                 option_id=answer.option_id, evidence=answer.evidence,
-                                 answered_at=now))
-                else:
-                    row.option_id, row.evidence, row.answered_at = (
-                        answer.option_id, answer.evidence, now)
+                await conn.execute(_upsert(
+                    conn, _ANS, ("assessment_id", "item_id"),
+                    assessment_id=move.assessment_id, item_id=item_id,
+                    option_id=answer.option_id, evidence=answer.evidence, answered_at=now))
             if move.context is not None:
                 question_id, options = move.context
-                row = (await s.exec(select(ContextAnswer).where(
-                    ContextAnswer.assessment_id == move.assessment_id,
-                    ContextAnswer.question_id == question_id))).first()
-                joined = ",".join(options)
-                if row is None:
-                    s.add(ContextAnswer(assessment_id=move.assessment_id,
-                                        question_id=question_id, options=joined,
-                                        answered_at=now))
-                else:
-                    row.options, row.answered_at = joined, now
-            await s.commit()
+                await conn.execute(_upsert(
+                    conn, _CTX, ("assessment_id", "question_id"),
+                    assessment_id=move.assessment_id, question_id=question_id,
+                    options=",".join(options), answered_at=now))
             return True
 
     async def set_message(self, assessment_id: int, message_id: int | None) -> None:
@@ -278,13 +318,13 @@ class Store:
 
     async def finished_assessments(self, user_id: int, limit: int = 20) -> list[AssessmentRecord]:
         """The user's finished assessments, newest first."""
-        async with self.session() as s:
-            rows = (await s.exec(select(Assessment)
-                                 .where(Assessment.user_id == user_id,
-                                        Assessment.status == "finished")
-                                 .order_by(Assessment.finished_at.desc(), Assessment.id.desc())
-                                 .limit(limit))).all()
-            return [await self._record(s, r) for r in rows]
+        async with self.engine.connect() as conn:
+            rows = (await conn.execute(select(_A)
+                                       .where(_A.c.user_id == user_id,
+                                              _A.c.status == "finished")
+                                       .order_by(_A.c.finished_at.desc(), _A.c.id.desc())
+                                       .limit(limit))).all()
+            return [await self._record(conn, r) for r in rows]
 
     async def previous_scores(self, user_id: int, before_id: int) -> dict | None:
         async with self.session() as s:

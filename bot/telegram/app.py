@@ -32,7 +32,7 @@ from bot.storage import Store
 from . import handlers as h
 from .callbacks import PATTERNS
 from .logs import configure_logging
-from .processing import PerUserOrder, skip_repeated_updates
+from .processing import PerUserOrder, admit
 from .reminders import REMINDER_INTERVAL, send_due_reminders
 from .trainer import add_trainer_handlers
 
@@ -82,7 +82,7 @@ def _attach(app: Application, content: Content, store: Store) -> None:
 
 def add_handlers(app: Application) -> None:
     private = filters.ChatType.PRIVATE
-    app.add_handler(TypeHandler(Update, skip_repeated_updates), group=-1)
+    app.add_handler(TypeHandler(Update, admit), group=-1)
     app.add_handler(ChatMemberHandler(h.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("start", h.start, filters=private))
     app.add_handler(CommandHandler("help", h.help_command, filters=private))

@@ -28,8 +28,11 @@ def coaching_of(context: ContextTypes.DEFAULT_TYPE) -> Coaching:
     return context.application.bot_data["coaching"]
 
 async def _user_locale(update: Update, context) -> tuple[int, str]:
-    tg_user = update.effective_user
-    user = await coach_of(context).user(tg_user.id, tg_user.language_code)
+    """The user's id and locale, as loaded for this update by processing.admit."""
+    user = getattr(context, "user_record", None)
+    if user is None:  # an update that did not pass through admit (never in the bot itself)
+        tg_user = update.effective_user
+        user = await coach_of(context).user(tg_user.id, tg_user.language_code)
     return user.id, user.language or "en"
 
 async def _send(context, chat_id: int, screen: Screen, assessment_id: int | None = None):

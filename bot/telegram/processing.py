@@ -11,6 +11,8 @@ from collections.abc import Awaitable
 from telegram import Update
 from telegram.ext import ApplicationHandlerStop, BaseUpdateProcessor, ContextTypes
 
+from bot.service import locale_for
+
 log = logging.getLogger("bot.updates")
 
 
@@ -66,12 +68,19 @@ class PerUserOrder(BaseUpdateProcessor):
         pass
 
 
-async def skip_repeated_updates(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Group -1: an update id seen before (Telegram redelivers after errors) stops here."""
+async def admit(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Group -1, before any handler: record the update id (a repeat, which Telegram sends
+    after errors and another replica may already have taken, stops here) and load its user,
+    in one database round. Handlers find the user on `context.user_record`."""
     if not isinstance(update, Update):
         return
-    store = context.application.bot_data["coach"].store
-    if not await store.claim_update(update.update_id):
+    coach = context.application.bot_data["coach"]
+    user = update.effective_user
+    first, record = await coach.store.admit(
+        update.update_id, user.id if user else None, locale_for(user.language_code if user
+                                                                else None))
+    if not first:
         log.info("update %s is a repeat: skipped", update.update_id,
                  extra={"update_id": update.update_id})
         raise ApplicationHandlerStop
+    context.user_record = record
