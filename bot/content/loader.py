@@ -504,6 +504,7 @@ def make_environment(root: Path) -> Environment:
     env = Environment(
         loader=FileSystemLoader(str(root / "templates")),
         autoescape=True,  # every template renders Telegram HTML: user text must come out as text
+        auto_reload=False,  # content is loaded once at start-up: no stat() per render
         undefined=StrictUndefined,
         trim_blocks=True,
         lstrip_blocks=True,

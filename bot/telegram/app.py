@@ -34,6 +34,7 @@ from .callbacks import PATTERNS
 from .logs import configure_logging
 from .processing import PerUserOrder, admit
 from .reminders import REMINDER_INTERVAL, send_due_reminders
+from .request import RetryingRequest
 from .trainer import add_trainer_handlers
 
 log = logging.getLogger(__name__)
@@ -65,6 +66,9 @@ def build_application(
                .post_shutdown(_post_shutdown))
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
+    else:  # [faults] retries with backoff where safe (bot/telegram/request.py)
+        builder = (builder.request(RetryingRequest(connection_pool_size=256))
+                   .get_updates_request(updates_request or RetryingRequest(connection_pool_size=1)))
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["content"] = content

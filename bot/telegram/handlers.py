@@ -7,11 +7,12 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, TelegramError
+from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.coaching import Coaching
 from bot.content.render import Button, Screen
+from bot.domain.flow import Verdict
 from bot.service import Coach, Report
 from bot.storage import AssessmentRecord
 
@@ -48,6 +49,20 @@ async def _edit(query, screen: Screen, assessment_id: int | None = None) -> None
     except BadRequest as exc:
         if "not modified" not in str(exc).lower():
             raise
+
+async def _answer(query, text: str | None = None, **kwargs) -> None:
+    """Answer a tap (stop its spinner, show a notice). [faults] Only that depends on it: a query
+    that is too old (answered already, or Telegram's time for it is up) or a network error is
+    logged, and the handler still stores the answer and updates the screen."""
+    try:
+        await query.answer(text, **kwargs)
+    except BadRequest as exc:
+        message = str(exc).lower()
+        if "query is too old" not in message and "query id is invalid" not in message:
+            raise
+        log.info("callback query not answered: too old")
+    except NetworkError as exc:  # TimedOut too; the request class has already retried
+        log.info("callback query not answered: %s", type(exc).__name__)
 
 async def _show_step(update: Update, context, record: AssessmentRecord, locale: str,
                      screen: Screen | None = None) -> None:
@@ -152,15 +167,23 @@ async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     action = decode(query.data)
     if action is None:
-        await query.answer(coach.renderer(locale).text("invalid"))
+        await _answer(query, coach.renderer(locale).text("invalid"))
         return
     result = await coach.tap(user_id, locale, action)
-    await query.answer(result.notice)
+    await _answer(query, result.notice)
     if result.report is not None:
-        await _edit(query, result.screen)
+        try:  # [faults] "report ready" on the question: the report itself matters more
+            await _edit(query, result.screen)
+        except Forbidden:
+            raise
+        except TelegramError as exc:
+            log.warning("last question not updated: %s", type(exc).__name__)
         await send_report(update.effective_chat.id, context, result.report, locale)
         return
-    if result.screen is not None and result.record is not None:
+    if result.record is not None and (result.screen is not None
+                                      or result.verdict is Verdict.DUPLICATE):
+        # [faults] A repeated tap shows the current step again: after an edit that failed, the
+        # old question is still on screen ("not modified" when it is not).
         await _show_step(update, context, result.record, locale, result.screen)
 
 async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -168,7 +191,7 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
-    await query.answer()
+    await _answer(query)
     action = decode(query.data)
     record = await coach.start(user_id, action[1])
     if len(action) > 2:  # from a report or a check-in: keep that message, ask in a new one
@@ -184,9 +207,9 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     record = await coach.resume(user_id, decode(query.data)[1])
     if record is None:
-        await query.answer(coach.renderer(locale).text("stale_no_assessment"))
+        await _answer(query, coach.renderer(locale).text("stale_no_assessment"))
         return
-    await query.answer()
+    await _answer(query)
     report = await coach.finish_if_complete(record, locale)
     if report is not None:
         await send_report(update.effective_chat.id, context, report, locale)
@@ -199,13 +222,13 @@ async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     user_id, locale = await _user_locale(update, context)
     action = decode(query.data)
     if len(action) == 1:  # the menu
-        await query.answer()
+        await _answer(query)
         await _edit(query, coach.language_screen(locale))
         return
     new_locale = action[1]
     await coach.set_language(user_id, new_locale)
     r = coach.renderer(new_locale)
-    await query.answer(r.text("language_set"))
+    await _answer(query, r.text("language_set"))
     record = await coach.open_assessment(user_id)
     if record is not None:  # carry on in the new language, same place
         await _show_step(update, context, record, new_locale)
@@ -218,9 +241,9 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     record = await coach.owned(user_id, decode(query.data)[1])
     if record is None or record.status != "finished":
-        await query.answer(coach.renderer(locale).text("stale_no_assessment"))
+        await _answer(query, coach.renderer(locale).text("stale_no_assessment"))
         return
-    await query.answer()
+    await _answer(query)
     report = await coach.report(record, locale)
     await context.bot.send_chat_action(update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
     await context.bot.send_document(update.effective_chat.id, report.document.encode(),
@@ -234,9 +257,9 @@ async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     screen = await coaching_of(context).plan_screen(user_id, locale, decode(query.data)[1])
     if screen is None:
-        await query.answer(coach_of(context).renderer(locale).text("stale_no_assessment"))
+        await _answer(query, coach_of(context).renderer(locale).text("stale_no_assessment"))
         return
-    await query.answer()
+    await _answer(query)
     await _send(context, update.effective_chat.id, screen)
 
 
@@ -253,10 +276,10 @@ async def mark_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     _, item_id, done = decode(query.data)
     marked = await coaching_of(context).mark(user_id, item_id, bool(done), locale)
     if marked is None:
-        await query.answer(coach_of(context).renderer(locale).text("invalid"))
+        await _answer(query, coach_of(context).renderer(locale).text("invalid"))
         return
     notice, screen = marked
-    await query.answer(notice)
+    await _answer(query, notice)
     await _edit(query, screen)
 
 
@@ -267,9 +290,9 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, assessment_id, days = decode(query.data)
     screen = await coaching_of(context).schedule(user_id, assessment_id, days, locale)
     if screen is None:
-        await query.answer(coach_of(context).renderer(locale).text("invalid"))
+        await _answer(query, coach_of(context).renderer(locale).text("invalid"))
         return
-    await query.answer()
+    await _answer(query)
     await _edit(query, screen)
 
 
@@ -280,9 +303,9 @@ async def checkin_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     _, reminder_id, choice = decode(query.data)
     text = await coaching_of(context).checkin_reply(user_id, reminder_id, choice, locale)
     if text is None:
-        await query.answer(coach_of(context).renderer(locale).text("stale_no_assessment"))
+        await _answer(query, coach_of(context).renderer(locale).text("stale_no_assessment"))
         return
-    await query.answer()
+    await _answer(query)
     await _edit(query, Screen(text))
 
 
@@ -302,9 +325,9 @@ async def lesson(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
     text = coaching_of(context).lesson(decode(query.data)[1], locale)
     if text is None:
-        await query.answer(coach_of(context).renderer(locale).text("invalid"))
+        await _answer(query, coach_of(context).renderer(locale).text("invalid"))
         return
-    await query.answer()
+    await _answer(query)
     await context.bot.send_message(update.effective_chat.id, text, parse_mode=HTML)
 
 
@@ -322,7 +345,7 @@ async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
     r = coach.renderer(locale)
-    await query.answer()
+    await _answer(query)
     if decode(query.data)[1] == "yes":
         await coach.store.delete_user(user_id)
         await _edit(query, Screen(r.text("deleted")))
@@ -332,7 +355,7 @@ async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
 async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Callback data that is not ours (forged, garbage, from an old version)."""
     _, locale = await _user_locale(update, context)
-    await update.callback_query.answer(coach_of(context).renderer(locale).text("invalid"))
+    await _answer(update.callback_query, coach_of(context).renderer(locale).text("invalid"))
 
 # --- the report --------------------------------------------------------------------------------
 async def send_report(chat_id: int, context, report: Report, locale: str) -> None:
@@ -379,10 +402,13 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = await coach.store.get_user(update.effective_user.id) \
             if update.effective_user else None
         locale = user.language if user and user.language else "en"
+        text = coach.renderer(locale).text("error")
         if update.callback_query is not None:
-            await update.callback_query.answer(coach.renderer(locale).text("error"))
-        else:
-            await context.bot.send_message(update.effective_chat.id,
-                                           coach.renderer(locale).text("error"), parse_mode=HTML)
+            try:
+                await update.callback_query.answer(text)
+                return
+            except BadRequest:  # [faults] the tap was answered before the failure: a message
+                pass
+        await context.bot.send_message(update.effective_chat.id, text, parse_mode=HTML)
     except Exception as exc:  # the error report itself failed: log, never raise from here
         log.warning("could not tell the user about the error: %s", type(exc).__name__)
