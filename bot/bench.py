@@ -260,6 +260,7 @@ async def main_async(users: int, latency: float, db: str | None, participants: i
     lines = [
         row("metric", "measured", "target"),
         row("answers/s (ours)", f"{answers_per_s:.0f}", ">= 1000", answers_per_s >= 1000),
+        row("answers/s (baseline: bare PTB, same load)", f"{base.answers / base.seconds:.0f}"),
         row("updates/s (ours / baseline)",
             f"{len(ours.update_ms) / ours.seconds:.0f} / {len(base.update_ms) / base.seconds:.0f}"),
     ]
