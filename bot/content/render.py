@@ -235,7 +235,7 @@ class Renderer:
                 for k, v in result.indices.items()]
 
     def _item_list(self, item_ids) -> str:
-        return "; ".join(self.texts.items[i].question for i in item_ids)
+        return self.label("list_separator").join(self.texts.items[i].question for i in item_ids)
 
     def summary(self, result: Result, previous: dict | None = None) -> str:
         na = self.label("not_applicable")
