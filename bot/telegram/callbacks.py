@@ -18,7 +18,9 @@ from bot.content.render import Button
 
 MAX_BYTES = 64
 _ID = r"(\d{1,12})"
-_OPT = r"([a-z0-9_]{1,10})"
+# Item option ids have at most 10 characters, context option ids up to 20 ("marketplace",
+# "customer_perspective"): a tighter limit made those buttons dead ("not available here").
+_OPT = r"([a-z0-9_]{1,32})"
 PATTERNS = {
     "ans": re.compile(rf"^ans:{_ID}:{_ID}:{_OPT}$"),
     "ev": re.compile(rf"^ev:{_ID}:{_ID}:([yn])$"),

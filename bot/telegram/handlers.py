@@ -183,7 +183,7 @@ async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if result.record is not None and (result.screen is not None
                                       or result.verdict is Verdict.DUPLICATE):
         # [faults] A repeated tap shows the current step again: after an edit that failed, the
-        # old question is still on screen ("not modified" when it is not).
+        # old question is still on screen (Telegram says "not modified" when it had moved on).
         await _show_step(update, context, result.record, locale, result.screen)
 
 async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:

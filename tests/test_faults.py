@@ -1,0 +1,453 @@
+"""Injected faults: the bot survives each, loses nothing, and the user gets an answer or a retry.
+
+The real Application on a real database. The Bot API is the fake (bot/fake_telegram.py), reached
+either directly or, for network faults, through the production RetryingRequest over an httpx
+MockTransport: PTB encodes each call as HTTP, the transport decodes it for the fake or raises the
+httpx error a test planned, and PTB maps that error exactly as it would in production.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import email.policy
+import sqlite3
+import threading
+import time
+from collections import Counter
+from urllib.parse import parse_qsl
+
+import httpx
+import pytest
+from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
+from telegram.request import RequestData
+
+from bot.config import Settings
+from bot.storage import Store
+from bot.telegram.app import build_application
+from bot.telegram.request import BACKOFF, RetryingRequest
+
+from .conftest import Person, make_app
+from .fakes import FakeTelegram, buttons
+from .test_conversation import start_full
+
+TOO_OLD = "Bad Request: query is too old and response timeout expired or query id is invalid"
+NOT_MODIFIED = ("Bad Request: message is not modified: specified new message content and reply "
+                "markup are exactly the same as a current content and reply markup of the message")
+SORRY = "Sorry, something went wrong"
+
+
+class Errors:
+    """Every exception that reached the Application's error handlers (after bot.telegram's own)."""
+
+    def __init__(self, app) -> None:
+        self.seen: list[BaseException] = []
+        app.add_error_handler(self._record)
+
+    async def _record(self, update, context) -> None:
+        self.seen.append(context.error)
+
+    @property
+    def kinds(self) -> list[type]:
+        return [type(e) for e in self.seen]
+
+
+class _Decoded:
+    """What FakeTelegram reads of PTB's RequestData, decoded back from the HTTP request."""
+
+    def __init__(self, request: httpx.Request) -> None:
+        ctype = request.headers.get("content-type", "")
+        self.parameters: dict[str, str] = {}
+        self.multipart_data: dict[str, tuple] = {}
+        if ctype.startswith("multipart/form-data"):
+            message = email.message_from_bytes(
+                b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + request.content,
+                policy=email.policy.HTTP)
+            for part in message.iter_parts():
+                name = part.get_param("name", header="content-disposition")
+                payload = part.get_payload(decode=True)
+                if part.get_filename():
+                    self.multipart_data[name] = (part.get_filename(), payload,
+                                                 part.get_content_type())
+                else:
+                    self.parameters[name] = payload.decode()
+        elif request.content:
+            self.parameters = dict(parse_qsl(request.content.decode()))
+        self.contains_files = bool(self.multipart_data)
+
+
+class Network:
+    """An httpx transport handler in front of the fake Bot API that can lose calls: a planned
+    httpx error is raised before the call reaches "Telegram" or after it was processed there
+    (an answer lost on the way back)."""
+
+    def __init__(self, telegram: FakeTelegram) -> None:
+        self.telegram = telegram
+        self.plans: dict[str, list[tuple[type[httpx.HTTPError], bool]]] = {}
+        self.attempts: Counter[str] = Counter()
+
+    def plan(self, method: str, error: type[httpx.HTTPError], times: int = 1,
+             delivered: bool = False) -> None:
+        self.plans.setdefault(method, []).extend([(error, delivered)] * times)
+
+    async def __call__(self, request: httpx.Request) -> httpx.Response:
+        name = request.url.path.rsplit("/", 1)[-1]
+        self.attempts[name] += 1
+        error, delivered = self.plans[name].pop(0) if self.plans.get(name) else (None, False)
+        if error is not None and not delivered:
+            raise error("injected", request=request)
+        code, body = await self.telegram.do_request(str(request.url), request.method,
+                                                    _Decoded(request))
+        if error is not None:
+            raise error("injected after delivery", request=request)
+        return httpx.Response(code, content=body)
+
+
+def retrying(network: Network, backoff=(0.01, 0.02)) -> RetryingRequest:
+    return RetryingRequest(backoff=backoff,
+                           httpx_kwargs={"transport": httpx.MockTransport(network)})
+
+
+@pytest.fixture
+async def wired(content, store, telegram):
+    """The Application on the production request class, the fake Bot API behind httpx."""
+    network = Network(telegram)
+    app = build_application(Settings(bot_token="123:TEST", _env_file=None), content, store,
+                            request=retrying(network))
+    await app.initialize()
+    yield app, network
+    await app.shutdown()
+
+
+async def answers_of(store: Store, user_id: int) -> dict:
+    record = await store.open_assessment(user_id)
+    return dict(record.state.answers) if record else {}
+
+
+def sorry_shown(p: Person) -> bool:
+    """The short error text, as the answer to a tap or as a message."""
+    return any(SORRY in (a.get("text") or "") for a in p.telegram.callback_answers()) or \
+        any(SORRY in t for t in p.texts)
+
+
+# --- the request class alone ------------------------------------------------------------------
+def _script(steps: list):
+    """A transport answering from a script: an httpx error class, or a status code."""
+    calls: list[str] = []
+
+    async def handler(request: httpx.Request) -> httpx.Response:
+        calls.append(request.url.path.rsplit("/", 1)[-1])
+        step = steps.pop(0)
+        if isinstance(step, type):
+            raise step("scripted", request=request)
+        body = b'{"ok": true, "result": true}' if step == 200 else \
+            b'{"ok": false, "error_code": %d, "description": "scripted"}' % step
+        return httpx.Response(step, content=body)
+
+    return handler, calls
+
+
+@pytest.mark.parametrize("method, steps, outcome, tries", [
+    # Safe to repeat: 5xx and any network error or timeout are retried, at most three tries.
+    ("editMessageText", [502, 503, 200], None, 3),
+    ("editMessageText", [httpx.ReadTimeout] * 3, TimedOut, 3),
+    ("answerCallbackQuery", [httpx.RemoteProtocolError, 200], None, 2),
+    ("getUpdates", [httpx.ReadError, 500, 200], None, 3),
+    ("editMessageText", [400], BadRequest, 1),  # Telegram said no: never repeated
+    # Sending: only what surely never left this machine is retried.
+    ("sendMessage", [httpx.ConnectError, httpx.ConnectTimeout, 200], None, 3),
+    ("sendMessage", [httpx.ReadTimeout, 200], TimedOut, 1),  # may have been delivered
+    ("sendMessage", [502, 200], NetworkError, 1),
+    ("sendPhoto", [httpx.WriteTimeout, 200], TimedOut, 1),
+    ("sendDocument", [httpx.RemoteProtocolError, 200], NetworkError, 1),
+    ("sendDocument", [httpx.PoolTimeout, 200], None, 2),
+    ("sendMessage", [httpx.ConnectError] * 3, NetworkError, 3),
+])
+async def test_retry_policy(method, steps, outcome, tries):
+    handler, calls = _script(list(steps))
+    request = RetryingRequest(backoff=(0.01, 0.01),
+                              httpx_kwargs={"transport": httpx.MockTransport(handler)})
+    await request.initialize()
+    url = f"https://api.telegram.org/bot1:x/{method}"
+    try:
+        if outcome is None:
+            assert await request.post(url, RequestData()) is True
+        else:
+            with pytest.raises(outcome):
+                await request.post(url, RequestData())
+    finally:
+        await request.shutdown()
+    assert calls == [method] * tries
+
+
+async def test_backoff_doubles_and_is_the_default():
+    assert BACKOFF == (0.5, 1.0)
+    handler, calls = _script([httpx.ConnectError, httpx.ConnectError, 200])
+    request = RetryingRequest(backoff=(0.2, 0.4),
+                              httpx_kwargs={"transport": httpx.MockTransport(handler)})
+    await request.initialize()
+    started = time.monotonic()
+    assert await request.post("https://api.telegram.org/bot1:x/sendMessage", RequestData())
+    assert time.monotonic() - started >= 0.6 and len(calls) == 3
+    await request.shutdown()
+
+
+def test_production_application_uses_the_retrying_request(content):
+    app = build_application(Settings(bot_token="123:TEST", _env_file=None), content)
+    get_updates, other = app.bot._request  # PTB keeps no public handle on the first
+    assert isinstance(get_updates, RetryingRequest) and isinstance(other, RetryingRequest)
+    assert get_updates is not other and other is app.bot.request
+
+
+# --- Bot API faults on the call that matters ----------------------------------------------------
+async def test_retry_after_on_the_edit_after_an_answer(app, person, telegram, store):
+    errors = Errors(app)
+    p = person(9001)
+    await start_full(p)
+    telegram.retry_after["editMessageText"] = [1]
+    await p.tap(1)
+    assert "2/24" in p.screen.text  # the rate limiter waited and edited
+    assert len(await answers_of(store, p.id)) == 1 and errors.seen == []
+
+
+async def test_forbidden_on_the_edit_keeps_the_answer_and_the_user_can_come_back(
+        app, person, telegram, store):
+    errors = Errors(app)
+    p = person(9002)
+    await start_full(p)
+    telegram.fail("editMessageText", 403, "Forbidden: bot was blocked by the user")
+    await p.tap(1)
+    assert errors.kinds == [Forbidden]
+    assert len(await answers_of(store, p.id)) == 1
+    assert (await store.get_user(p.id)).active is False
+    assert not sorry_shown(p)  # nothing more is sent to someone who blocked the bot
+    await p.send("/start")  # unblocked and back
+    assert (await store.get_user(p.id)).active is True
+    assert "1/24 answered" in p.texts[-1]
+    await p.tap("Continue")
+    assert "2/24" in p.screen.text
+
+
+async def test_message_is_not_modified_is_a_success(app, person, telegram, store):
+    errors = Errors(app)
+    p = person(9003)
+    await start_full(p)
+    screen = p.screen
+    first = buttons(screen)[1][1]
+    await p.press(first, screen.message_id)
+    assert "2/24" in p.screen.text
+    # A double tap: the screen is shown again, Telegram answers that nothing changed.
+    telegram.fail("editMessageText", 400, NOT_MODIFIED)
+    await p.press(first, screen.message_id)
+    assert telegram.failures["editMessageText"] == []  # the edit was tried and refused
+    assert telegram.callback_answers()[-1].get("text") == "Already saved."
+    assert errors.seen == [] and "2/24" in p.screen.text
+    assert len(await answers_of(store, p.id)) == 1
+
+
+async def test_query_too_old_on_an_answer_still_stores_and_moves_on(app, person, telegram, store):
+    errors = Errors(app)
+    p = person(9004)
+    await start_full(p)
+    telegram.fail("answerCallbackQuery", 400, TOO_OLD)
+    await p.tap(1)
+    assert len(await answers_of(store, p.id)) == 1
+    assert "2/24" in p.screen.text
+    assert errors.seen == []
+
+
+async def test_query_too_old_on_the_first_tap_still_starts(app, person, telegram, store):
+    errors = Errors(app)
+    p = person(9005)
+    await p.send("/start")
+    telegram.fail("answerCallbackQuery", 400, TOO_OLD)
+    await p.tap("Full assessment")
+    assert await store.open_assessment(p.id) is not None
+    assert "What kind of business" in p.screen.text  # the first question is on screen
+    assert errors.seen == []
+
+
+async def test_5xx_on_the_edit_without_retries_then_the_same_tap_shows_the_way(
+        app, person, telegram, store):
+    errors = Errors(app)
+    p = person(9006)
+    await start_full(p)
+    screen = p.screen
+    data = buttons(screen)[1][1]
+    telegram.fail("editMessageText", 502, "Bad Gateway")
+    await p.press(data, screen.message_id)
+    assert errors.kinds == [NetworkError] and sorry_shown(p)
+    assert len(await answers_of(store, p.id)) == 1
+    assert "1/24" in p.screen.text  # the old question is still on screen
+    await p.press(data, screen.message_id)  # the user taps the same answer again
+    assert "2/24" in p.screen.text
+    assert len(await answers_of(store, p.id)) == 1 and len(errors.seen) == 1
+
+
+# --- network faults through the production request class ----------------------------------------
+async def test_5xx_on_the_edit_is_retried(wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9101)
+    await start_full(p)
+    telegram.fail("editMessageText", 502, "Bad Gateway")
+    before = network.attempts["editMessageText"]
+    await p.tap(1)
+    assert network.attempts["editMessageText"] - before == 2
+    assert "2/24" in p.screen.text and errors.seen == []
+    assert len(await answers_of(store, p.id)) == 1
+
+
+async def test_5xx_on_send_message_is_not_retried_and_the_user_can_retry(
+        wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9102)
+    telegram.fail("sendMessage", 502, "Bad Gateway")
+    await p.send("/start")
+    assert errors.kinds == [NetworkError]
+    assert network.attempts["sendMessage"] == 2  # the welcome once, then the apology
+    assert [t for t in p.texts if SORRY in t] and not [t for t in p.texts if "Hello" in t]
+    await p.send("/start")
+    assert "Hello, Ann!" in p.texts[-1]
+
+
+async def test_a_timeout_on_the_edit_is_retried(wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9103)
+    await start_full(p)
+    network.plan("editMessageText", httpx.ReadTimeout)
+    await p.tap(1)
+    assert "2/24" in p.screen.text and errors.seen == []
+    assert len(await answers_of(store, p.id)) == 1
+
+
+async def test_the_edit_timing_out_for_good_keeps_the_answer_and_the_next_tap_moves_on(
+        wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9104)
+    await start_full(p)
+    screen = p.screen
+    data = buttons(screen)[1][1]
+    network.plan("editMessageText", httpx.ReadTimeout, times=3)
+    await p.press(data, screen.message_id)
+    assert errors.kinds == [TimedOut]
+    assert network.attempts["editMessageText"] >= 3  # tried three times
+    assert len(await answers_of(store, p.id)) == 1
+    assert "1/24" in p.screen.text and sorry_shown(p)
+    await p.press(data, screen.message_id)  # the same answer again, on the old screen
+    assert "2/24" in p.screen.text
+    assert len(await answers_of(store, p.id)) == 1
+    await p.send("/start")
+    assert "1/24 answered" in p.texts[-1]
+
+
+async def test_the_apology_arrives_as_a_message_when_the_tap_was_already_answered(
+        wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9105)
+    await start_full(p)
+    network.plan("editMessageText", httpx.ReadTimeout, times=3)
+    # The tap is answered first, then the edit fails: the error handler's second answer to
+    # the same query is refused by Telegram.
+    real_do_request = telegram.do_request
+    answered: set[str] = set()
+
+    async def once_per_query(url, method, request_data=None, **timeouts):
+        if url.endswith("/answerCallbackQuery"):
+            query = request_data.parameters["callback_query_id"]
+            if query in answered:
+                telegram.fail("answerCallbackQuery", 400, TOO_OLD)
+            answered.add(query)
+        return await real_do_request(url, method, request_data, **timeouts)
+
+    telegram.do_request = once_per_query
+    await p.tap(1)
+    assert errors.kinds == [TimedOut]
+    assert any(SORRY in t for t in p.texts)  # as a message
+    assert len(await answers_of(store, p.id)) == 1
+
+
+async def test_a_read_timeout_on_send_message_is_not_repeated(wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9106)
+    network.plan("sendMessage", httpx.ReadTimeout, delivered=True)  # sent, answer lost
+    await p.send("/help")
+    assert errors.kinds == [TimedOut]
+    assert sum("What I can do" in t for t in p.texts) == 1  # never twice
+    assert any(SORRY in t for t in p.texts)
+
+
+async def test_a_refused_connection_on_send_message_is_retried(wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9107)
+    network.plan("sendMessage", httpx.ConnectError, times=2)
+    await p.send("/help")
+    assert errors.seen == [] and network.attempts["sendMessage"] == 3
+    assert sum("What I can do" in t for t in p.texts) == 1
+
+
+async def test_network_errors_on_answering_a_tap_do_not_stop_it(wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9108)
+    await start_full(p)
+    network.plan("answerCallbackQuery", httpx.RemoteProtocolError, times=3)
+    await p.tap(1)
+    assert errors.seen == [] and "2/24" in p.screen.text
+    assert len(await answers_of(store, p.id)) == 1
+
+
+async def test_the_report_arrives_when_editing_the_last_question_fails(wired, telegram, store):
+    app, network = wired
+    errors = Errors(app)
+    p = Person(app, telegram, 9109)
+    await p.send("/start")
+    await p.tap("Quick check")
+    from .test_conversation import answer_context
+
+    await answer_context(p)
+    for _ in range(7):
+        await p.tap(1)
+    network.plan("editMessageText", httpx.ReadTimeout, times=3)
+    await p.tap(1)  # the last answer
+    assert any("Trust Index" in t for t in p.texts), "the report went out"
+    assert len((await store.finished_assessments(p.id))[0].state.answers) == 8
+    assert errors.seen == []
+
+
+# --- the database ---------------------------------------------------------------------------------
+async def test_a_tap_waits_for_a_database_locked_by_another_writer(tmp_path, content, telegram):
+    path = tmp_path / "locked.db"
+    store = await Store.open(f"sqlite+aiosqlite:///{path}")
+    app = await make_app(content, store, telegram)
+    errors = Errors(app)
+    p = Person(app, telegram, 9201)
+    await start_full(p)
+    locked = threading.Event()
+
+    def hold_the_lock(seconds: float) -> None:
+        other = sqlite3.connect(path, isolation_level=None)
+        other.execute("BEGIN EXCLUSIVE")
+        locked.set()
+        time.sleep(seconds)
+        other.execute("COMMIT")
+        other.close()
+
+    holder = asyncio.create_task(asyncio.to_thread(hold_the_lock, 2.0))
+    await asyncio.to_thread(locked.wait)
+    started = time.monotonic()
+    await p.tap(1)
+    waited = time.monotonic() - started
+    await holder
+    assert waited >= 1.5, "the tap waited for the other writer"
+    assert errors.seen == [] and not sorry_shown(p)
+    assert "2/24" in p.screen.text
+    assert len(await answers_of(store, p.id)) == 1
+    await app.shutdown()
+    await store.close()
