@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import io
 import logging
+import os
 import re
 import threading
 from functools import lru_cache
@@ -96,7 +97,8 @@ def _pool():
         from concurrent.futures import ProcessPoolExecutor
 
         _POOL = ProcessPoolExecutor(max_workers=1,
-                                    mp_context=multiprocessing.get_context("spawn"))
+                                    mp_context=multiprocessing.get_context("spawn"),
+                                    initializer=_exit_with_parent, initargs=(os.getpid(),))
     return _POOL
 
 
@@ -122,6 +124,19 @@ def warm_up() -> None:
         _pool().submit(_import_matplotlib)
     except OSError as exc:
         log.warning("chart process not started: %s", type(exc).__name__)
+
+
+def _exit_with_parent(parent: int) -> None:
+    """In the chart process: leave when the bot is gone (a SIGKILLed bot can not tell us)."""
+    import threading
+    import time
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1.0)
+        os._exit(0)
+
+    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
 
 
 def _import_matplotlib() -> None:

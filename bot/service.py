@@ -84,9 +84,12 @@ class Coach:
         return True
 
     # --- screens -----------------------------------------------------------------------------
-    def welcome(self, locale: str, name: str | None,
-                open_record: AssessmentRecord | None) -> Screen:
+    def welcome(self, locale: str, name: str | None, open_record: AssessmentRecord | None,
+                has_report: bool = False) -> Screen:
+        """The greeting; with an open assessment, continue or restart; with a finished one, a
+        button for its report too (say, when a crash came between finishing and sending it)."""
         r = self.renderer(locale)
+        latest = ((Button(r.button("latest_report"), ("rep",)),),) if has_report else ()
         text = r.text("welcome", name=name)
         if open_record is not None and not self.flow(open_record.state.mode).is_complete(
                 open_record.state):
@@ -100,8 +103,8 @@ class Coach:
                 (Button(r.button("restart"), ("new", "full")),
                  Button(r.button("quick"), ("new", "quick"))),
                 (Button(r.button("language"), ("lang",)),),
-            ))
-        return Screen(text, self.start_buttons(r))
+            ) + latest)
+        return Screen(text, self.start_buttons(r) + latest)
 
     @staticmethod
     def start_buttons(r: Renderer) -> tuple[tuple[Button, ...], ...]:
@@ -234,6 +237,9 @@ class Coach:
         if record.status == "open" and self.flow(record.state.mode).is_complete(record.state):
             return await self.finish(record, locale)
         return None
+
+    async def has_report(self, user_id: int) -> bool:
+        return bool(await self.store.finished_assessments(user_id, limit=1))
 
     async def latest_report(self, user_id: int, locale: str) -> Report | None:
         records = await self.store.finished_assessments(user_id, limit=1)

@@ -260,3 +260,17 @@ async def test_evidence_no_caps_the_item(person, store, content):
     finished = (await store.finished_assessments(p.id))[0]
     first = content.bank.items_for("quick")[0]
     assert finished.scores["dimensions"][first.dimension] == 50.0  # capped at 2 -> 25 x 2
+
+
+async def test_start_after_finishing_offers_the_latest_report(person, telegram):
+    p = person(8301)
+    await p.send("/start")
+    assert "Your latest report" not in str(p.screen.reply_markup)
+    await p.tap("Quick check")
+    await answer_context(p)
+    for _ in range(8):
+        await p.tap(1)
+    summaries = sum("Trust Index" in t for t in p.texts)
+    await p.send("/start")
+    await p.tap("Your latest report")
+    assert sum("Trust Index" in t for t in p.texts) == summaries + 1

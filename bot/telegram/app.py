@@ -111,6 +111,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(h.remind, pattern=PATTERNS["rem"]))
     app.add_handler(CallbackQueryHandler(h.checkin_reply, pattern=PATTERNS["ci"]))
     app.add_handler(CallbackQueryHandler(h.lesson, pattern=PATTERNS["learn"]))
+    app.add_handler(CallbackQueryHandler(h.report_command, pattern=PATTERNS["rep"]))
     add_trainer_handlers(app)  # /trainer, cohort and join buttons: before the catch-all
     app.add_handler(CallbackQueryHandler(h.unknown_tap))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, h.typed))

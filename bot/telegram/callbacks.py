@@ -5,7 +5,8 @@ can be checked against the database before anything is written:
   ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>   ok:<aid>:<pos>
   back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
 Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
-  pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>   learn:<dimension>
+  rep   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>
+  learn:<dimension>
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ PATTERNS = {
     "rem": re.compile(rf"^rem:{_ID}:(0|7|30)$"),
     "ci": re.compile(rf"^ci:{_ID}:(done|work|stop)$"),
     "learn": re.compile(r"^learn:([a-z_]{1,30})$"),
+    "rep": re.compile(r"^rep$"),
 }
 ASSESSMENT_TAPS = ("ans", "ev", "ctx", "ok", "back", "pause")
 

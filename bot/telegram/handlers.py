@@ -96,7 +96,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if report is not None:  # the last answer was saved but the report never went out
             await send_report(update.effective_chat.id, context, report, locale)
             return
-    screen = coach.welcome(locale, update.effective_user.first_name, record)
+    screen = coach.welcome(locale, update.effective_user.first_name, record,
+                           await coach.has_report(user_id))
     await _send(context, update.effective_chat.id, screen)
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -114,6 +115,9 @@ async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await _send(context, update.effective_chat.id, coach_of(context).language_screen(locale))
 
 async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/report, or the welcome's "your latest report" button: the latest report again."""
+    if update.callback_query is not None:
+        await _answer(update.callback_query)
     user_id, locale = await _user_locale(update, context)
     report = await coach_of(context).latest_report(user_id, locale)
     if report is None:
