@@ -71,11 +71,11 @@ class Coaching:
                 return None
         items = await self.store.plan_items(record.state.id) if record else []
         if not items:
-            return Screen(r.text("coach.plan_none"))
+            return Screen(r.message("coach.plan_none"))
         result = self.coach.compute(record)
         done_ids = {i.recommendation_id for i in items if i.done}
         text = r.plan(result.plan, done_ids,
-                      header=r.text("coach.plan_header", done=len(done_ids), total=len(items)))
+                      header=r.message("coach.plan_header", done=len(done_ids), total=len(items)))
         rows = []
         for n, item in enumerate(items, start=1):
             title, _ = self._titles(r, item)
@@ -93,7 +93,7 @@ class Coaching:
         items = await self.store.plan_items(owner[1])
         count = sum(1 for i in items if i.done)
         key = "coach.plan_marked_done" if done else "coach.plan_marked_open"
-        notice = self._r(locale).text(key, done=count, total=len(items))
+        notice = self._r(locale).message(key, done=count, total=len(items))
         return notice, await self.plan_screen(user_id, locale, owner[1])
 
     # --- reminders -----------------------------------------------------------------------------
@@ -109,7 +109,7 @@ class Coaching:
         rows = (tuple(Button(self._label(r, f"remind_{d}"), ("rem", assessment_id, d))
                       for d in REMINDER_DAYS),
                 (Button(self._label(r, "remind_none"), ("rem", assessment_id, 0)),))
-        return Screen(r.text("coach.reminder_offer"), rows + self._lesson_row(r, weakest))
+        return Screen(r.message("coach.reminder_offer"), rows + self._lesson_row(r, weakest))
 
     async def schedule(self, user_id: int, assessment_id: int, days: int, locale: str,
                        now: datetime | None = None) -> Screen | None:
@@ -123,10 +123,10 @@ class Coaching:
         lesson = self._lesson_row(r, min(dims, key=dims.get) if dims else None)
         if days == 0:
             await self.store.cancel_reminders(user_id)
-            return Screen(r.text("coach.reminder_declined"), lesson)
+            return Screen(r.message("coach.reminder_declined"), lesson)
         due = (now or datetime.now(UTC)) + timedelta(days=days)
         await self.store.schedule_reminder(user_id, assessment_id, due)
-        return Screen(r.text("coach.reminder_set", date=due.date().isoformat()), lesson)
+        return Screen(r.message("coach.reminder_set", date=due.date().isoformat()), lesson)
 
     async def claim_due(self, now: datetime, token: str, default_tz: str,
                         limit: int = 50) -> list[CheckIn]:
@@ -153,10 +153,10 @@ class Coaching:
                    (Button(self._label(r, "checkin_stop"), ("ci", rid, "stop")),)]
         first_open = next((i for i in items if not i.done), None)
         if first_open is None:
-            return Screen(r.text("coach.checkin_all_done"), tuple(buttons[1:]))
+            return Screen(r.message("coach.checkin_all_done"), tuple(buttons[1:]))
         title, first_step = self._titles(r, first_open)
         done = sum(1 for i in items if i.done)
-        return Screen(r.text("coach.checkin", action=title, first_step=first_step, done=done,
+        return Screen(r.message("coach.checkin", action=title, first_step=first_step, done=done,
                              total=len(items)), tuple(buttons))
 
     async def sent(self, reminder_id: int) -> None:
@@ -175,21 +175,21 @@ class Coaching:
         r = self._r(locale)
         if choice == "stop":
             await self.store.cancel_reminders(user_id)
-            return r.text("coach.checkin_stopped")
+            return r.message("coach.checkin_stopped")
         record = await self._latest(user_id)
         if record is None:
             return None
         if choice == "work":
             due = (now or datetime.now(UTC)) + timedelta(days=WORKING_AGAIN_DAYS)
             await self.store.schedule_reminder(user_id, record.state.id, due)
-            return r.text("coach.checkin_working", date=due.date().isoformat())
+            return r.message("coach.checkin_working", date=due.date().isoformat())
         items = await self.store.plan_items(record.state.id)
         first_open = next((i for i in items if not i.done), None)
         if first_open is not None:
             await self.store.mark_plan_item(first_open.id, True)
         items = await self.store.plan_items(record.state.id)
         next_open = next((i for i in items if not i.done), None)
-        return r.text("coach.checkin_done", done=sum(1 for i in items if i.done),
+        return r.message("coach.checkin_done", done=sum(1 for i in items if i.done),
                       total=len(items),
                       next=self._titles(r, next_open)[0] if next_open else "")
 
@@ -198,7 +198,7 @@ class Coaching:
         r = self._r(locale)
         records = await self.store.finished_assessments(user_id, limit=10)
         if not records:
-            return r.text("coach.history_none")
+            return r.message("coach.history_none")
         rows = []
         for n, record in enumerate(records):
             scores = record.scores or {}
@@ -228,7 +228,7 @@ class Coaching:
         r = self._r(locale)
         dims = self.coach.content.bank.dimensions
         buttons = [Button(r.dimension(d), ("learn", d)) for d in dims]
-        return Screen(r.text("coach.learn_menu"),
+        return Screen(r.message("coach.learn_menu"),
                       tuple(tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)))
 
     def lesson(self, dimension: str, locale: str) -> str | None:

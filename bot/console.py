@@ -54,7 +54,7 @@ async def _conversation(coach: Coach, locale: str, args, out, read) -> int:
     r = coach.renderer(locale)
     await coach.store.ensure_user(CONSOLE_USER_ID, locale)
     record = await coach.open_assessment(CONSOLE_USER_ID)
-    print(to_plain(r.text("welcome", name=None)), file=out)
+    print(to_plain(r.message("welcome", name=None)), file=out)
     if record is None or record.state.mode != ("quick" if args.quick else "full"):
         record = await coach.start(CONSOLE_USER_ID, "quick" if args.quick else "full")
     report = await coach.finish_if_complete(record, locale)
@@ -72,9 +72,9 @@ async def _conversation(coach: Coach, locale: str, args, out, read) -> int:
         if not picks:
             invalid += 1
             if invalid >= MAX_INVALID:
-                print(to_plain(r.text("invalid")), file=sys.stderr)
+                print(to_plain(r.message("invalid")), file=sys.stderr)
                 return 1
-            print(to_plain(r.text("invalid")), file=out)
+            print(to_plain(r.message("invalid")), file=out)
             continue
         invalid = 0
         actions = [buttons[p - 1].action for p in picks]

@@ -90,13 +90,13 @@ class Coach:
         button for its report too (say, when a crash came between finishing and sending it)."""
         r = self.renderer(locale)
         latest = ((Button(r.button("latest_report"), ("rep",)),),) if has_report else ()
-        text = r.text("welcome", name=name)
+        text = r.message("welcome", name=name)
         if open_record is not None and not self.flow(open_record.state.mode).is_complete(
                 open_record.state):
             flow = self.flow(open_record.state.mode)
             done = sum(1 for s in flow.steps[flow.context_count:]
                        if s.item.id in open_record.state.answers)
-            text += "\n\n" + r.text("welcome_resume", done=done, total=flow.item_count)
+            text += "\n\n" + r.message("welcome_resume", done=done, total=flow.item_count)
             aid = open_record.state.id
             return Screen(text, (
                 (Button(r.button("resume"), ("go", aid)),),
@@ -114,9 +114,9 @@ class Coach:
 
     def language_screen(self, locale: str) -> Screen:
         r = self.renderer(locale)
-        buttons = tuple((Button(self.renderer(loc).text("language_name"), ("lang", loc)),)
+        buttons = tuple((Button(self.renderer(loc).message("language_name"), ("lang", loc)),)
                         for loc in self.content.texts)
-        return Screen(r.text("choose_language"), buttons)
+        return Screen(r.message("choose_language"), buttons)
 
     def step_screen(self, record: AssessmentRecord, locale: str) -> Screen:
         return self.renderer(locale).step(self.flow(record.state.mode), record.state)
@@ -127,7 +127,7 @@ class Coach:
         view = flow.view(record.state)
         number = getattr(view, "number", 1)
         total = getattr(view, "total", flow.item_count)
-        return Screen(r.text("paused", number=number, total=total),
+        return Screen(r.message("paused", number=number, total=total),
                       ((Button(r.button("resume"), ("go", record.state.id)),),))
 
     # --- assessments -------------------------------------------------------------------------
@@ -152,12 +152,12 @@ class Coach:
         if record is None:
             current = await self.store.open_assessment(user_id)
             screen = self.step_screen(current, locale) if current else None
-            notice = r.text("stale") if current else r.text("stale_no_assessment")
+            notice = r.message("stale") if current else r.message("stale_no_assessment")
             return TapResult(Verdict.STALE, notice, screen, current)
         if record.status != "open":
             current = await self.store.open_assessment(user_id)
             screen = self.step_screen(current, locale) if current else None
-            notice = r.text("stale") if current else r.text("stale_no_assessment")
+            notice = r.message("stale") if current else r.message("stale_no_assessment")
             return TapResult(Verdict.STALE, notice, screen, current)
         flow = self.flow(record.state.mode)
         if kind == "pause":
@@ -166,7 +166,7 @@ class Coach:
             return TapResult(Verdict.APPLIED, None, self.paused_screen(record, locale), record)
         outcome = self._decide(flow, record.state, kind, position, rest)
         if outcome.verdict is Verdict.DUPLICATE:
-            return TapResult(Verdict.DUPLICATE, r.text("duplicate"), None, record)
+            return TapResult(Verdict.DUPLICATE, r.message("duplicate"), None, record)
         if outcome.verdict is Verdict.STALE:
             return self._stale(record, locale)
         if outcome.verdict is Verdict.INVALID:
@@ -175,12 +175,13 @@ class Coach:
         if not await self.store.apply_move(outcome.move):
             # Someone else (a double tap on another replica) moved first: show the truth.
             fresh = await self.store.load_assessment(assessment_id)
-            return TapResult(Verdict.DUPLICATE, r.text("duplicate"),
+            return TapResult(Verdict.DUPLICATE, r.message("duplicate"),
                              self.step_screen(fresh, locale) if fresh else None, fresh)
         record.state = apply_move(record.state, outcome.move)
         if flow.is_complete(record.state):
             report = await self.finish(record, locale)
-            return TapResult(Verdict.APPLIED, None, Screen(r.text("report_ready")), record, report)
+            return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")), record,
+                             report)
         return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale), record)
 
     def _decide(self, flow: Flow, state: AssessmentState, kind: str, position: int,
@@ -202,13 +203,13 @@ class Coach:
         if step is not None and step.context is not None and step.context.multi:
             chosen = len(record.state.context.get(step.context.id, ()))
             if chosen >= step.context.max_choices:
-                return r.text("too_many", max=step.context.max_choices)
+                return r.message("too_many", max=step.context.max_choices)
             if chosen < step.context.min_choices:
-                return r.text("choose_at_least", min=step.context.min_choices)
-        return r.text("invalid")
+                return r.message("choose_at_least", min=step.context.min_choices)
+        return r.message("invalid")
 
     def _stale(self, record: AssessmentRecord, locale: str) -> TapResult:
-        return TapResult(Verdict.STALE, self.renderer(locale).text("stale"),
+        return TapResult(Verdict.STALE, self.renderer(locale).message("stale"),
                          self.step_screen(record, locale), record)
 
     async def resume(self, user_id: int, assessment_id: int | None = None):
@@ -252,18 +253,18 @@ class Coach:
         en = self.renderer("en")
         previous = await self.store.previous_scores(record.user_id, record.state.id)
         bank = self.content.bank
-        series = [(r.text("chart_you"), _values(bank.dimensions, result.dimensions), "solid")]
-        fallback_names = [en.text("chart_you")]
+        series = [(r.message("chart_you"), _values(bank.dimensions, result.dimensions), "solid")]
+        fallback_names = [en.message("chart_you")]
         if previous:
-            series.append((r.text("chart_previous"),
+            series.append((r.message("chart_previous"),
                            _values(bank.dimensions, previous.get("dimensions", {})), "dashed"))
-            fallback_names.append(en.text("chart_previous"))
+            fallback_names.append(en.message("chart_previous"))
         room = await CohortStore(self.store.engine).room_average(  # the cohort, from 5 finished
             record.user_id, bank.dimensions, tuple(bank.indices))
         if room is not None:
-            series.append((r.text("chart_cohort"), _values(bank.dimensions, room.dimensions),
+            series.append((r.message("chart_cohort"), _values(bank.dimensions, room.dimensions),
                            "dotted"))
-            fallback_names.append(en.text("chart_cohort"))
+            fallback_names.append(en.message("chart_cohort"))
         aid = record.state.id
         buttons = (
             (Button(r.button("report_document"), ("doc", aid)),),
@@ -283,11 +284,11 @@ class Coach:
                 series=tuple(series),
                 fallback_names=tuple(fallback_names),
             ),
-            chart_caption=r.text("photo_caption", previous=bool(previous),
+            chart_caption=r.message("photo_caption", previous=bool(previous),
                                  cohort=room is not None),
             document=r.document(result, record.state.mode, record.state.answers,
                                 record.state.context, record.finished_at),
-            document_name=f"{r.text('document_filename')}-{aid}.html",
+            document_name=f"{r.message('document_filename')}-{aid}.html",
         )
 
 

@@ -129,7 +129,7 @@ def test_every_step_screen_renders(locale, mode):
             assert ("ev", step.position, "y") in actions(evidence)
             assert ("ev", step.position, "n") in actions(evidence)
     done = r.step(flow, AssessmentState(1, mode, len(flow.steps), True))
-    assert to_plain(done.text) == to_plain(r.text("report_ready"))
+    assert to_plain(done.text) == to_plain(r.message("report_ready"))
 
 
 @pytest.mark.parametrize("locale", LOCALES)
@@ -178,12 +178,12 @@ def test_every_recommendation_card_renders(locale):
 @pytest.mark.parametrize("locale", LOCALES)
 def test_values_in_messages_are_escaped(locale):
     r = Renderer(CONTENT, locale)
-    welcome = r.text("welcome", name=EVIL)
+    welcome = r.message("welcome", name=EVIL)
     assert EVIL_ESCAPED in welcome
     assert EVIL not in welcome
     assert_telegram_html(welcome)
     assert EVIL in to_plain(welcome)
-    why = r.text("why", answer=EVIL)
+    why = r.message("why", answer=EVIL)
     assert EVIL_ESCAPED in why and EVIL not in why
 
 

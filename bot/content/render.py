@@ -65,7 +65,7 @@ class Renderer:
         self._cache: dict[str, Any] = content.__dict__.setdefault("_compiled", {})
 
     # --- strings -----------------------------------------------------------------------------
-    def text(self, key: str, **ctx: Any) -> Markup:
+    def message(self, key: str, **ctx: Any) -> Markup:
         """A ui.yaml message rendered as Telegram HTML (variables escaped), safe to embed."""
         cache_key = f"{self.locale}:{key}"
         template = self._cache.get(cache_key)
@@ -103,7 +103,7 @@ class Renderer:
         return self.model(f"context.{question_id}.options.{option_id}")
 
     def source(self, src) -> str:
-        return self.text("source", article=src.article, section=src.section)
+        return self.message("source", article=src.article, section=src.section)
 
     def bar(self, value: float | None, full_key: str = "bar") -> str:
         full, empty = self.texts.ui[full_key]["full"], self.texts.ui[full_key]["empty"]
@@ -123,7 +123,7 @@ class Renderer:
         if isinstance(view, EvidenceView):
             return self._evidence(view)
         assert isinstance(view, DoneView)
-        return Screen(self.text("report_ready"))
+        return Screen(self.message("report_ready"))
 
     def _nav(self, position: int) -> tuple[Button, ...]:
         row = []
@@ -135,8 +135,8 @@ class Renderer:
     def _context(self, view: ContextView) -> Screen:
         q = view.step.context
         pos = view.step.position
-        header = self.text("context_header", number=view.number, total=view.total)
-        hint = self.text("multi_hint", chosen=len(view.selected), max=q.max_choices) \
+        header = self.message("context_header", number=view.number, total=view.total)
+        hint = self.message("multi_hint", chosen=len(view.selected), max=q.max_choices) \
             if q.multi else ""
         body = self.content.env.get_template("context.html.j2").render(
             header=header, question=self.model(f"context.{q.id}.question"), hint=hint)
@@ -192,7 +192,7 @@ class Renderer:
     def _evidence(self, view: EvidenceView) -> Screen:
         item = view.step.item
         pos = view.step.position
-        body_text = self.text("evidence_question",
+        body_text = self.message("evidence_question",
                               answer=self.option_text(item.id, view.chosen),
                               example=self.texts.items[item.id].evidence or "")
         body = self.content.env.get_template("evidence.html.j2").render(
@@ -252,11 +252,11 @@ class Renderer:
             weakest_label=self.label("weakest"),
             strongest=self.dimension(result.strongest) if result.strongest else na,
             weakest=self.dimension(result.weakest) if result.weakest else na,
-            blind_spots=self.text("blind_spots", items=self._item_list(result.blind_spots))
+            blind_spots=self.message("blind_spots", items=self._item_list(result.blind_spots))
             if result.blind_spots else "",
-            capped=self.text("capped_note", items=self._item_list(result.capped))
+            capped=self.message("capped_note", items=self._item_list(result.capped))
             if result.capped else "",
-            confidence=self.text("confidence",
+            confidence=self.message("confidence",
                                  label=self.model(f"confidence.{result.confidence}")),
         ).strip()
 
@@ -266,15 +266,15 @@ class Renderer:
             "title": rec.title, "what": rec.what, "first_step": rec.first_step,
             "metric": rec.metric, "dimension": self.dimension(p.dimension),
             "effort": self.model(f"effort.{p.recommendation.effort}"),
-            "why": self.text("why", answer=self.option_text(p.item_id, p.answer_option)),
+            "why": self.message("why", answer=self.option_text(p.item_id, p.answer_option)),
             "source": self.source(p.recommendation.source),
         }
 
     def priorities(self, result: Result) -> str:
         if not result.priorities:
-            return self.text("priorities_none")
+            return self.message("priorities_none")
         return self.content.env.get_template("priorities.html.j2").render(
-            title=self.text("priorities_title", count=len(result.priorities)),
+            title=self.message("priorities_title", count=len(result.priorities)),
             priorities=[self.priority_card(p) for p in result.priorities],
             first_step_label=self.label("first_step"),
             metric_label=self.label("metric"),
@@ -330,7 +330,7 @@ class Renderer:
             labels=self.texts.ui["labels"],
             generated=(when or datetime.now(UTC)).strftime("%Y-%m-%d"),
             mode=self.label(f"mode_{mode}"),
-            confidence=self.text("confidence",
+            confidence=self.message("confidence",
                                  label=self.model(f"confidence.{result.confidence}")),
             overall=fmt_score(result.overall, na),
             level=self.level(result.level),
@@ -338,11 +338,11 @@ class Renderer:
             if result.level else "",
             indices=self._indices(result),
             dimensions=self._dimension_rows(result),
-            blind_spots=self.text("blind_spots", items=self._item_list(result.blind_spots))
+            blind_spots=self.message("blind_spots", items=self._item_list(result.blind_spots))
             if result.blind_spots else "",
-            capped=self.text("capped_note", items=self._item_list(result.capped))
+            capped=self.message("capped_note", items=self._item_list(result.capped))
             if result.capped else "",
-            priorities_title=to_plain(self.text("priorities_title",
+            priorities_title=to_plain(self.message("priorities_title",
                                                 count=len(result.priorities))),
             priorities=[self.priority_card(p) for p in result.priorities],
             phases=self.phases(result.plan),

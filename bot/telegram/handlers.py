@@ -102,7 +102,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
-    await update.effective_message.reply_html(coach_of(context).renderer(locale).text("help"))
+    await update.effective_message.reply_html(coach_of(context).renderer(locale).message("help"))
 
 async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     from .trainer import privacy_screen  # with the user's cohorts and a "leave" button each
@@ -122,7 +122,7 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     report = await coach_of(context).latest_report(user_id, locale)
     if report is None:
         await update.effective_message.reply_html(
-            coach_of(context).renderer(locale).text("report_none"))
+            coach_of(context).renderer(locale).message("report_none"))
         return
     await send_report(update.effective_chat.id, context, report, locale)
 
@@ -133,14 +133,14 @@ async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     data = await coach.store.export_user(user_id)
     payload = json.dumps(data, ensure_ascii=False, indent=2).encode()
     await context.bot.send_document(update.effective_chat.id, payload,
-                                    filename=f"{r.text('export_filename')}.json",
-                                    caption=r.text("export_caption"), parse_mode=HTML)
+                                    filename=f"{r.message('export_filename')}.json",
+                                    caption=r.message("export_caption"), parse_mode=HTML)
 
 async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
     r = coach_of(context).renderer(locale)
 
-    screen = Screen(r.text("delete_confirm"),
+    screen = Screen(r.message("delete_confirm"),
                     ((Button(r.button("delete_confirm"), ("del", "yes")),
                       Button(r.button("cancel"), ("del", "no"))),))
     await _send(context, update.effective_chat.id, screen)
@@ -156,10 +156,10 @@ async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     r = coach.renderer(locale)
     record = await coach.open_assessment(user_id)
     if record is None:
-        await update.effective_message.reply_html(r.text("typed_idle"))
+        await update.effective_message.reply_html(r.message("typed_idle"))
         return
 
-    screen = Screen(r.text("typed_hint"), ((Button(r.button("resume"),
+    screen = Screen(r.message("typed_hint"), ((Button(r.button("resume"),
                                                    ("go", record.state.id)),),))
     await _send(context, update.effective_chat.id, screen)
 
@@ -171,7 +171,7 @@ async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     action = decode(query.data)
     if action is None:
-        await _answer(query, coach.renderer(locale).text("invalid"))
+        await _answer(query, coach.renderer(locale).message("invalid"))
         return
     result = await coach.tap(user_id, locale, action)
     await _answer(query, result.notice)
@@ -211,7 +211,7 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     record = await coach.resume(user_id, decode(query.data)[1])
     if record is None:
-        await _answer(query, coach.renderer(locale).text("stale_no_assessment"))
+        await _answer(query, coach.renderer(locale).message("stale_no_assessment"))
         return
     await _answer(query)
     report = await coach.finish_if_complete(record, locale)
@@ -232,7 +232,7 @@ async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     new_locale = action[1]
     await coach.set_language(user_id, new_locale)
     r = coach.renderer(new_locale)
-    await _answer(query, r.text("language_set"))
+    await _answer(query, r.message("language_set"))
     record = await coach.open_assessment(user_id)
     if record is not None:  # carry on in the new language, same place
         await _show_step(update, context, record, new_locale)
@@ -245,14 +245,14 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     record = await coach.owned(user_id, decode(query.data)[1])
     if record is None or record.status != "finished":
-        await _answer(query, coach.renderer(locale).text("stale_no_assessment"))
+        await _answer(query, coach.renderer(locale).message("stale_no_assessment"))
         return
     await _answer(query)
     report = await coach.report(record, locale)
     await context.bot.send_chat_action(update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
     await context.bot.send_document(update.effective_chat.id, report.document.encode(),
                                     filename=report.document_name,
-                                    caption=coach.renderer(locale).text("document_caption"),
+                                    caption=coach.renderer(locale).message("document_caption"),
                                     parse_mode=HTML)
 
 async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -261,7 +261,7 @@ async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     screen = await coaching_of(context).plan_screen(user_id, locale, decode(query.data)[1])
     if screen is None:
-        await _answer(query, coach_of(context).renderer(locale).text("stale_no_assessment"))
+        await _answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
         return
     await _answer(query)
     await _send(context, update.effective_chat.id, screen)
@@ -280,7 +280,7 @@ async def mark_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     _, item_id, done = decode(query.data)
     marked = await coaching_of(context).mark(user_id, item_id, bool(done), locale)
     if marked is None:
-        await _answer(query, coach_of(context).renderer(locale).text("invalid"))
+        await _answer(query, coach_of(context).renderer(locale).message("invalid"))
         return
     notice, screen = marked
     await _answer(query, notice)
@@ -294,7 +294,7 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, assessment_id, days = decode(query.data)
     screen = await coaching_of(context).schedule(user_id, assessment_id, days, locale)
     if screen is None:
-        await _answer(query, coach_of(context).renderer(locale).text("invalid"))
+        await _answer(query, coach_of(context).renderer(locale).message("invalid"))
         return
     await _answer(query)
     await _edit(query, screen)
@@ -307,7 +307,7 @@ async def checkin_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     _, reminder_id, choice = decode(query.data)
     text = await coaching_of(context).checkin_reply(user_id, reminder_id, choice, locale)
     if text is None:
-        await _answer(query, coach_of(context).renderer(locale).text("stale_no_assessment"))
+        await _answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
         return
     await _answer(query)
     await _edit(query, Screen(text))
@@ -329,7 +329,7 @@ async def lesson(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
     text = coaching_of(context).lesson(decode(query.data)[1], locale)
     if text is None:
-        await _answer(query, coach_of(context).renderer(locale).text("invalid"))
+        await _answer(query, coach_of(context).renderer(locale).message("invalid"))
         return
     await _answer(query)
     await context.bot.send_message(update.effective_chat.id, text, parse_mode=HTML)
@@ -340,7 +340,7 @@ async def retake(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
     record = await coach.start(user_id, "full")
-    await update.effective_message.reply_html(coach.renderer(locale).text("coach.retake_hint"))
+    await update.effective_message.reply_html(coach.renderer(locale).message("coach.retake_hint"))
     await _show_step(update, context, record, locale)
 
 
@@ -352,14 +352,14 @@ async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     await _answer(query)
     if decode(query.data)[1] == "yes":
         await coach.store.delete_user(user_id)
-        await _edit(query, Screen(r.text("deleted")))
+        await _edit(query, Screen(r.message("deleted")))
     else:
-        await _edit(query, Screen(r.text("delete_cancelled")))
+        await _edit(query, Screen(r.message("delete_cancelled")))
 
 async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Callback data that is not ours (forged, garbage, from an old version)."""
     _, locale = await _user_locale(update, context)
-    await _answer(update.callback_query, coach_of(context).renderer(locale).text("invalid"))
+    await _answer(update.callback_query, coach_of(context).renderer(locale).message("invalid"))
 
 # --- the report --------------------------------------------------------------------------------
 async def send_report(chat_id: int, context, report: Report, locale: str) -> None:
@@ -406,7 +406,7 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         user = await coach.store.get_user(update.effective_user.id) \
             if update.effective_user else None
         locale = user.language if user and user.language else "en"
-        text = coach.renderer(locale).text("error")
+        text = coach.renderer(locale).message("error")
         if update.callback_query is not None:
             try:
                 await update.callback_query.answer(text)

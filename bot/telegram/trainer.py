@@ -77,7 +77,7 @@ async def _authorised(context, user_id: int, cohort_id: int | None) -> CohortInf
 
 def _label(r: Renderer, key: str, **ctx) -> str:
     """A trainer button label: a template (names go in), sent as plain text."""
-    return html.unescape(str(r.text(f"trainer.buttons.{key}", **ctx)))
+    return html.unescape(str(r.message(f"trainer.buttons.{key}", **ctx)))
 
 
 def link_for(context, cohort: CohortInfo) -> str:
@@ -109,9 +109,9 @@ async def menu_screen(context, user_id: int, r: Renderer) -> Screen:
     if _may_create(context, user_id):
         rows.append((Button(_label(r, "new"), ("tr", "new")),))
     elif not await _store(context).owned(user_id, limit=1):
-        return Screen(r.text("trainer.not_allowed"))
+        return Screen(r.message("trainer.not_allowed"))
     rows.append((Button(_label(r, "list"), ("tr", "list")),))
-    return Screen(r.text("trainer.menu", min_group=MIN_GROUP), tuple(rows))
+    return Screen(r.message("trainer.menu", min_group=MIN_GROUP), tuple(rows))
 
 
 async def list_screen(context, user_id: int, r: Renderer) -> Screen:
@@ -120,7 +120,7 @@ async def list_screen(context, user_id: int, r: Renderer) -> Screen:
             for c in cohorts]
     if _may_create(context, user_id):
         rows.append((Button(_label(r, "new"), ("tr", "new")),))
-    text = r.text("trainer.list") if cohorts else r.text("trainer.list_none")
+    text = r.message("trainer.list") if cohorts else r.message("trainer.list_none")
     return Screen(text, tuple(rows))
 
 
@@ -134,7 +134,7 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Scree
         a = board.average
         values.update(
             rows=Markup("\n").join(
-                r.text("trainer.dashboard_row", bar=r.bar(a.dimensions[d]),
+                r.message("trainer.dashboard_row", bar=r.bar(a.dimensions[d]),
                        score=fmt_score(a.dimensions[d], na).rjust(3), name=r.dimension(d))
                 for d in bank.dimensions),
             weakest=[r.dimension(d) for d in board.weakest],
@@ -146,13 +146,13 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Scree
         def delta(value):
             return r.delta(value, 0.0) if value is not None else na
 
-        lines = [r.text("trainer.change_row", name=r.dimension(d), delta=delta(c.dimensions[d]))
+        lines = [r.message("trainer.change_row", name=r.dimension(d), delta=delta(c.dimensions[d]))
                  for d in bank.dimensions]
-        lines.append(r.text("trainer.change_total", overall=delta(c.overall),
+        lines.append(r.message("trainer.change_total", overall=delta(c.overall),
                             trust=delta(c.indices.get("trust")), cx=delta(c.indices.get("cx")),
                             **names))
         values["change"] = Markup("\n").join(lines)
-    text = r.text("trainer.dashboard", name=cohort.name, closed=not cohort.open,
+    text = r.message("trainer.dashboard", name=cohort.name, closed=not cohort.open,
                   joined=board.joined, started=board.started, finished=board.finished,
                   shared=board.shared, visible=board.visible, retakers=board.retakers,
                   held_back=board.held_back, min_group=MIN_GROUP, **names, **values)
@@ -167,13 +167,13 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Scree
 
 
 def workshop_messages(r: Renderer, weakest: tuple[str, ...]) -> list[str]:
-    parts = [str(r.text("trainer.workshops_title"))]
+    parts = [str(r.message("trainer.workshops_title"))]
     for d in weakest:
         w = r.texts.workshops.get(d)
         if w is None:
             continue
         sources = Markup("\n").join(r.source(s) for s in r.content.workshop_sources.get(d, ()))
-        parts.append(str(r.text("trainer.workshop", dimension=r.dimension(d), title=w.title,
+        parts.append(str(r.message("trainer.workshop", dimension=r.dimension(d), title=w.title,
                                 goal=w.goal, steps=w.steps, takeaway=w.takeaway,
                                 sources=sources)))
     return _pack(parts) if len(parts) > 1 else []
@@ -185,11 +185,11 @@ def cohort_chart(r: Renderer, en: Renderer, board: Dashboard) -> ChartData:
     def values(a):
         return tuple(float(a.dimensions.get(d) or 0.0) for d in dims)
 
-    series = [(str(r.text("trainer.chart_latest")), values(board.average), "solid")]
-    fallback = [str(en.text("trainer.chart_latest"))]
+    series = [(str(r.message("trainer.chart_latest")), values(board.average), "solid")]
+    fallback = [str(en.message("trainer.chart_latest"))]
     if board.first is not None and board.change is not None:
-        series.append((str(r.text("trainer.chart_start")), values(board.first), "dashed"))
-        fallback.append(str(en.text("trainer.chart_start")))
+        series.append((str(r.message("trainer.chart_start")), values(board.first), "dashed"))
+        fallback.append(str(en.message("trainer.chart_start")))
     return ChartData(labels=tuple(r.model(f"dimensions.{d}.short") for d in dims),
                      fallback_labels=tuple(en.model(f"dimensions.{d}.short") for d in dims),
                      series=tuple(series), fallback_names=tuple(fallback))
@@ -211,18 +211,18 @@ async def menu_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     store = _store(context)
     if kind == "new":
         if not _may_create(context, user_id):
-            await query.answer(r.text("trainer.not_allowed"), show_alert=True)
+            await query.answer(r.message("trainer.not_allowed"), show_alert=True)
             return
         await store.set_prompt(user_id, "new")
         await query.answer()
-        await _show(update, context, Screen(r.text("trainer.ask_name"), (
+        await _show(update, context, Screen(r.message("trainer.ask_name"), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
         return
     await query.answer()
     if kind == "cancel":
         await store.take_prompt(user_id)
         screen = await menu_screen(context, user_id, r)
-        await _show(update, context, Screen(r.text("trainer.cancelled"), screen.buttons))
+        await _show(update, context, Screen(r.message("trainer.cancelled"), screen.buttons))
     elif kind == "list":
         await _show(update, context, await list_screen(context, user_id, r))
     else:
@@ -245,7 +245,7 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     chat_id = update.effective_chat.id
     name = clean_name(message.text)
     if name is None:  # ask again; the marker stays
-        await h._send(context, chat_id, Screen(r.text("trainer.name_invalid"), (
+        await h._send(context, chat_id, Screen(r.message("trainer.name_invalid"), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
         return True
     if not await store.take_prompt(user_id):
@@ -253,7 +253,7 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     kind, cohort_id = pending
     if kind == "new":
         if not _may_create(context, user_id):
-            await h._send(context, chat_id, Screen(r.text("trainer.not_allowed")))
+            await h._send(context, chat_id, Screen(r.message("trainer.not_allowed")))
             return True
         cohort = await store.create(user_id, name, tg_user.first_name or "")
         log.info("cohort %s created", cohort.id)
@@ -261,10 +261,10 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
         return True
     cohort = await _authorised(context, user_id, cohort_id)
     if cohort is None:
-        await h._send(context, chat_id, Screen(r.text("invalid")))
+        await h._send(context, chat_id, Screen(r.message("invalid")))
         return True
     await store.rename(cohort.id, name)
-    await h._send(context, chat_id, Screen(r.text("trainer.renamed", name=name), (
+    await h._send(context, chat_id, Screen(r.message("trainer.renamed", name=name), (
         (Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
     return True
 
@@ -278,11 +278,11 @@ async def send_link(update: Update, context, cohort: CohortInfo, r: Renderer,
                (Button(_label(r, "back"), ("tr", "list")),))
     if created:
         await h._send(context, chat_id, Screen(
-            r.text("trainer.created", name=cohort.name, link=link, trainer=cohort.trainer_name,
+            r.message("trainer.created", name=cohort.name, link=link, trainer=cohort.trainer_name,
                    min_group=MIN_GROUP), buttons))
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
     png = await asyncio.to_thread(qr_png, link)
-    await context.bot.send_photo(chat_id, png, caption=r.text("trainer.qr_caption",
+    await context.bot.send_photo(chat_id, png, caption=r.message("trainer.qr_caption",
                                                               name=cohort.name, link=link),
                                  parse_mode=HTML)
 
@@ -299,7 +299,7 @@ async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     cohort = await _authorised(context, user_id, cohort_id)
     if cohort is None:  # not theirs, or no such cohort: the same answer, nothing done
-        await query.answer(r.text("invalid"))
+        await query.answer(r.message("invalid"))
         return
     await query.answer()
     store = _store(context)
@@ -311,15 +311,15 @@ async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         await send_link(update, context, cohort, r)
     elif kind == "ren":
         await store.set_prompt(user_id, "rename", cohort.id)
-        await _show(update, context, Screen(r.text("trainer.ask_rename", name=cohort.name), (
+        await _show(update, context, Screen(r.message("trainer.ask_rename", name=cohort.name), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
     elif kind == "close":
-        await _show(update, context, Screen(r.text("trainer.close_confirm", name=cohort.name), (
+        await _show(update, context, Screen(r.message("trainer.close_confirm", name=cohort.name), (
             (Button(_label(r, "close_confirm"), ("tr", "closeok", cohort.id)),
              Button(_label(r, "cancel"), ("tr", "dash", cohort.id))),)))
     elif kind == "closeok":
         await store.close(cohort.id)
-        await _show(update, context, Screen(r.text("trainer.closed", name=cohort.name), (
+        await _show(update, context, Screen(r.message("trainer.closed", name=cohort.name), (
             (Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),
             (Button(_label(r, "back"), ("tr", "list")),))))
 
@@ -339,7 +339,7 @@ async def send_dashboard(update: Update, context, cohort: CohortInfo, r: Rendere
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
         png = await asyncio.to_thread(render_radar, cohort_chart(r, coach.renderer("en"), board))
-        await context.bot.send_photo(chat_id, png, parse_mode=HTML, caption=r.text(
+        await context.bot.send_photo(chat_id, png, parse_mode=HTML, caption=r.message(
             "trainer.chart_caption", name=cohort.name, finished=board.finished,
             change=board.change is not None))
     except Forbidden:
@@ -369,8 +369,8 @@ async def send_csv(update: Update, context, cohort: CohortInfo, r: Renderer) -> 
     chat_id = update.effective_chat.id
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
     await context.bot.send_document(
-        chat_id, data, filename=f"{r.text('trainer.csv_filename')}-{cohort.id}.csv",
-        caption=r.text("trainer.csv_caption", name=cohort.name, min_group=MIN_GROUP),
+        chat_id, data, filename=f"{r.message('trainer.csv_filename')}-{cohort.id}.csv",
+        caption=r.message("trainer.csv_caption", name=cohort.name, min_group=MIN_GROUP),
         parse_mode=HTML)
 
 
@@ -383,9 +383,9 @@ async def join_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE, payloa
     code = code_from_payload(payload)
     cohort = await _store(context).by_code(code) if code else None
     if cohort is None or not cohort.open:
-        await update.effective_message.reply_html(r.text("trainer.join_unknown"))
+        await update.effective_message.reply_html(r.message("trainer.join_unknown"))
         return False
-    screen = Screen(r.text("trainer.join_ask", name=cohort.name, trainer=cohort.trainer_name,
+    screen = Screen(r.message("trainer.join_ask", name=cohort.name, trainer=cohort.trainer_name,
                            min_group=MIN_GROUP), (
         (Button(_label(r, "join_share"), ("cj", cohort.code, "s")),),
         (Button(_label(r, "join_aggregate"), ("cj", cohort.code, "a")),),
@@ -406,15 +406,15 @@ async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     cohort = await store.by_code(code)
     await query.answer()
     if cohort is None or not cohort.open:
-        text = r.text("trainer.join_unknown")
+        text = r.message("trainer.join_unknown")
     elif choice == "n":
         await store.leave(cohort.id, user_id)  # "don't join" also undoes an earlier join
-        text = r.text("trainer.join_declined")
+        text = r.message("trainer.join_declined")
     else:
         consent = "share" if choice == "s" else "aggregate"
         joined = await store.join(cohort.id, user_id, consent)
-        text = r.text(f"trainer.joined_{consent}", name=cohort.name) if joined \
-            else r.text("trainer.join_unknown")
+        text = r.message(f"trainer.joined_{consent}", name=cohort.name) if joined \
+            else r.message("trainer.join_unknown")
     await h._edit(query, Screen(text))
     record = await coach.open_assessment(user_id)
     await h._send(context, update.effective_chat.id,
@@ -425,11 +425,11 @@ async def privacy_screen(context, user_id: int, locale: str) -> Screen:
     """/privacy: what is stored, and the user's cohorts with a "leave" button each."""
     r = h.coach_of(context).renderer(locale)
     memberships = await _store(context).memberships(user_id)
-    text = r.text("privacy", cohorts=bool(memberships))
+    text = r.message("privacy", cohorts=bool(memberships))
     if not memberships:
         return Screen(text)
-    lines = [r.text("trainer.privacy_cohorts")] + [
-        r.text("trainer.privacy_cohort", name=m.cohort.name, trainer=m.cohort.trainer_name,
+    lines = [r.message("trainer.privacy_cohorts")] + [
+        r.message("trainer.privacy_cohort", name=m.cohort.name, trainer=m.cohort.trainer_name,
                share=m.consent == "share") for m in memberships]
     buttons = tuple((Button(_label(r, "leave", name=m.cohort.name), ("tr", "leave", m.cohort.id)),)
                     for m in memberships)
@@ -442,8 +442,8 @@ async def leave(update: Update, context, cohort_id: int, r: Renderer) -> None:
     store = _store(context)
     cohort = await store.get(cohort_id)
     if cohort is None or not await store.leave(cohort_id, user_id):
-        await query.answer(r.text("invalid"))
+        await query.answer(r.message("invalid"))
         return
     await query.answer()
     await h._send(context, update.effective_chat.id,
-                  Screen(r.text("trainer.left", name=cohort.name)))
+                  Screen(r.message("trainer.left", name=cohort.name)))
