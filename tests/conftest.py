@@ -15,6 +15,7 @@ from bot.content import load_content
 from bot.storage import Store
 from bot.telegram.app import build_application
 
+from .fake_bot_api import BotProcess, FakeBotApi
 from .fakes import FakeTelegram, buttons
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -177,3 +178,20 @@ def person(app, telegram):
     def make(user_id: int = 1001, language_code: str = "en", first_name: str = "Ann") -> Person:
         return Person(app, telegram, user_id, language_code, first_name)
     return make
+
+
+@pytest.fixture
+def api():
+    """A fake Bot API served over HTTP (tests/fake_bot_api.py), for the bot as a real process."""
+    with FakeBotApi() as server:
+        yield server
+
+
+@pytest.fixture
+def bot(api, tmp_path):
+    """`python -m bot` as a process talking to `api`; killed (with its group) afterwards."""
+    process = BotProcess(api, tmp_path / "bot.db", tmp_path)
+    try:
+        yield process
+    finally:
+        process.kill()

@@ -299,21 +299,6 @@ def check_round(api: FakeBotApi, user: User, database: Path, content, stats: Sta
     assert user.overall_shown() == f"{result.overall:.0f}", "the summary shows the stored score"
 
 
-@pytest.fixture
-def api():
-    with FakeBotApi() as server:
-        yield server
-
-
-@pytest.fixture
-def bot(api, tmp_path):
-    process = BotProcess(api, tmp_path / "bot.db", tmp_path)
-    try:
-        yield process
-    finally:
-        process.kill()
-
-
 def test_sigkill_mid_assessment_loses_no_acknowledged_answer(api, bot, content, tmp_path):
     stats = Stats()
     rng = random.Random(SEED)

@@ -5,27 +5,10 @@ from __future__ import annotations
 
 import json
 
-import pytest
-
-from .fake_bot_api import BotProcess, Call, FakeBotApi, callbacks
+from .fake_bot_api import Call, FakeBotApi, callbacks
 
 USER = 4001
 SHOWN = ("editMessageText", "sendMessage", "sendPhoto", "sendDocument")
-
-
-@pytest.fixture
-def api():
-    with FakeBotApi() as server:
-        yield server
-
-
-@pytest.fixture
-def bot(api, tmp_path):
-    process = BotProcess(api, tmp_path / "bot.db", tmp_path)
-    try:
-        yield process
-    finally:
-        process.kill()
 
 
 def tap(api: FakeBotApi, label: str) -> Call:
