@@ -165,7 +165,7 @@ def build_parser() -> argparse.ArgumentParser:
     csub = content.add_subparsers(dest="content_command", required=True)
     check = csub.add_parser("check", help="validate the whole content bank")
     check.add_argument("--content", help="content folder (default: ./content)")
-    check.add_argument("--articles", help="articles folder (default: ../shared/articles)")
+    check.add_argument("--articles", help="articles folder (default: ./content/articles)")
     check.set_defaults(func=_content_check)
     hant = csub.add_parser("build-hant", help="generate zh-Hant from zh-Hans with OpenCC")
     hant.add_argument("--content", help="content folder (default: ./content)")

@@ -39,18 +39,28 @@ def pg_template():
 
     async def make() -> str:
         admin = await _pg_admin()
-        await admin.execute("DROP DATABASE IF EXISTS tcx_template WITH (FORCE)")
-        await admin.execute("CREATE DATABASE tcx_template")
+        # One template per test run: several runs can share one server without clobbering it.
+        name = f"tcx_template_{os.getpid()}"
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.execute(f"CREATE DATABASE {name}")
         await admin.close()
-        store = await Store.open(_pg_url("tcx_template"))
+        store = await Store.open(_pg_url(name))
         await store.close()
-        return "tcx_template"
+        return name
 
     # Session fixtures may be first needed inside a running test loop: use a thread of its own.
     from concurrent.futures import ThreadPoolExecutor
 
+    async def drop(name: str) -> None:
+        admin = await _pg_admin()
+        await admin.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
+        await admin.close()
+
     with ThreadPoolExecutor(1) as pool:
-        return pool.submit(asyncio.run, make()).result()
+        name = pool.submit(asyncio.run, make()).result()
+    yield name
+    with ThreadPoolExecutor(1) as pool:
+        pool.submit(asyncio.run, drop(name)).result()
 
 
 def _pg_url(database: str) -> str:

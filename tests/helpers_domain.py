@@ -23,7 +23,7 @@ from bot.domain.flow import Answer
 
 REPO = Path(__file__).resolve().parents[1]
 CONTENT_DIR = REPO / "content"
-ARTICLES_DIR = REPO.parent / "shared" / "articles"
+ARTICLES_DIR = CONTENT_DIR / "articles"
 SRC = Source("001", "诚信（Integrity）")
 
 

@@ -35,7 +35,7 @@ from bot.domain.bank import (
 LOCALES = ("zh-Hans", "zh-Hant", "en")
 PRIMARY_LOCALE = "zh-Hans"
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
-DEFAULT_ARTICLES_DIR = Path(__file__).resolve().parents[3] / "shared" / "articles"
+DEFAULT_ARTICLES_DIR = DEFAULT_CONTENT_DIR / "articles"  # the project carries what it cites
 
 
 @dataclass(frozen=True)
