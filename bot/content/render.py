@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -377,23 +378,33 @@ def sample_answers(content: Content, mode: str, pattern=(0, 1, 2, 3, 4)) -> dict
     return answers
 
 
-def render_problems(content: Content) -> list[Problem]:
-    """Render every ui string and every template in every locale with sample data."""
-    problems: list[Problem] = []
+@dataclass(frozen=True)
+class Sample:
+    """One text the sample render produced: a message, a screen's text or a button's label."""
+    locale: str
+    where: str  # the ui key, item id or "report"
+    text: str
+
+
+def render_samples(content: Content) -> Iterator[Sample | Problem]:
+    """Render every ui string and every template in every locale with sample data.
+
+    Yields each rendered text as a Sample and each failure as a Problem (then goes on)."""
     bank = content.bank
     for locale, texts in content.texts.items():
         ui_file = f"locales/{locale}/ui*.yaml"
         flat = _flatten_ui(texts.ui)
         for key, source in flat.items():
             if key.startswith(PLAIN_UI_PREFIXES):
+                yield Sample(locale, key, str(source))
                 continue
             try:
                 parsed = content.env.parse(str(source))
                 names = meta.find_undeclared_variables(parsed)
-                content.env.from_string(str(source)).render(
-                    **{n: SAMPLE_VALUE for n in names})
+                yield Sample(locale, key, content.env.from_string(str(source)).render(
+                    **{n: SAMPLE_VALUE for n in names}))
             except TemplateError as exc:
-                problems.append(Problem(ui_file, key, "template", str(exc)))
+                yield Problem(ui_file, key, "template", str(exc))
         r = Renderer(content, locale)
         where = "-"
         try:
@@ -405,27 +416,43 @@ def render_problems(content: Content) -> list[Problem]:
                 for step in flow.steps:
                     where = step.item.id if step.item else step.context.id
                     state.cursor = step.position
-                    r.step(flow, state)
+                    yield from _screen_samples(locale, where, r.step(flow, state))
                     if step.item and step.item.evidence:
                         top = next(o for o in step.item.options if o.score == 4)
                         probe = AssessmentState(1, mode, step.position, False, context,
                                                 {**answers, step.item.id: Answer(top.id)})
-                        r.step(flow, probe)
+                        yield from _screen_samples(locale, where, r.step(flow, probe))
                 where = "report"
                 result = score(bank, mode, answers, context)
-                r.summary(result, previous=result.as_snapshot())
-                r.priorities(result)
-                r.plan(result.plan)
-                r.document(result, mode, answers, context)
+                done = {a.priority.recommendation.id for a in result.plan[:1]}  # ☑ and ☐
+                previous = {**result.as_snapshot(), "dimensions": {  # ▲ +7 and ▼ −7
+                    d: (v or 0) + (7 if n % 2 else -7)
+                    for n, (d, v) in enumerate(result.dimensions.items())}}
+                for text in (r.summary(result, previous), r.summary(result, result.as_snapshot()),
+                             r.priorities(result), r.plan(result.plan, done),
+                             r.document(result, mode, answers, context)):
+                    yield Sample(locale, where, text)
             for item in bank.items:  # every recommendation of every item
                 where = item.id
                 for rec in item.recommendations:
-                    r.priority_card(Priority(item.id, item.dimension, rec.from_score,
-                                             item.options[0].id, rec, 1.0))
+                    card = r.priority_card(Priority(item.id, item.dimension, rec.from_score,
+                                                    item.options[0].id, rec, 1.0))
+                    yield Sample(locale, where, "\n".join(str(v) for v in card.values()))
         except (TemplateError, KeyError, AttributeError, TypeError) as exc:
-            problems.append(Problem(f"locales/{locale} + templates/", where, "render",
-                                    f"{type(exc).__name__}: {exc}"))
-    return problems
+            yield Problem(f"locales/{locale} + templates/", where, "render",
+                          f"{type(exc).__name__}: {exc}")
+
+
+def _screen_samples(locale: str, where: str, screen: Screen) -> Iterator[Sample]:
+    yield Sample(locale, where, screen.text)
+    for row in screen.buttons:
+        for button in row:
+            yield Sample(locale, where, button.label)
+
+
+def render_problems(content: Content) -> list[Problem]:
+    """Every failure of the sample render (see render_samples); empty when all is well."""
+    return [p for p in render_samples(content) if isinstance(p, Problem)]
 
 
 def _flatten_ui(tree: dict, prefix: str = "") -> dict[str, Any]:
