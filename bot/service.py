@@ -33,10 +33,9 @@ def locale_for(language_code: str | None) -> str:
 
 @dataclass(frozen=True)
 class ChartData:
-    labels: tuple[str, ...]
-    fallback_labels: tuple[str, ...]  # English, for a machine without a CJK font
+    labels: tuple[str, ...]  # one per axis, in the chart's locale
     series: tuple[tuple[str, tuple[float, ...], str], ...]  # name, values 0-100, style
-    fallback_names: tuple[str, ...] = ()
+    locale: str  # a content locale: picks the font's design (bot.fonts.families)
 
 
 @dataclass(frozen=True)
@@ -250,21 +249,17 @@ class Coach:
                      result: Result | None = None) -> Report:
         result = result or self.compute(record)
         r = self.renderer(locale)
-        en = self.renderer("en")
         previous = await self.store.previous_scores(record.user_id, record.state.id)
         bank = self.content.bank
         series = [(r.message("chart_you"), _values(bank.dimensions, result.dimensions), "solid")]
-        fallback_names = [en.message("chart_you")]
         if previous:
             series.append((r.message("chart_previous"),
                            _values(bank.dimensions, previous.get("dimensions", {})), "dashed"))
-            fallback_names.append(en.message("chart_previous"))
         room = await CohortStore(self.store.engine).room_average(  # the cohort, from 5 finished
             record.user_id, bank.dimensions, tuple(bank.indices))
         if room is not None:
             series.append((r.message("chart_cohort"), _values(bank.dimensions, room.dimensions),
                            "dotted"))
-            fallback_names.append(en.message("chart_cohort"))
         aid = record.state.id
         buttons = (
             (Button(r.button("report_document"), ("doc", aid)),),
@@ -279,10 +274,8 @@ class Coach:
             buttons=buttons,
             chart=ChartData(
                 labels=tuple(r.model(f"dimensions.{d}.short") for d in bank.dimensions),
-                fallback_labels=tuple(en.model(f"dimensions.{d}.short")
-                                      for d in bank.dimensions),
                 series=tuple(series),
-                fallback_names=tuple(fallback_names),
+                locale=r.locale,
             ),
             chart_caption=r.message("photo_caption", previous=bool(previous),
                                  cohort=room is not None),

@@ -179,20 +179,17 @@ def workshop_messages(r: Renderer, weakest: tuple[str, ...]) -> list[str]:
     return _pack(parts) if len(parts) > 1 else []
 
 
-def cohort_chart(r: Renderer, en: Renderer, board: Dashboard) -> ChartData:
+def cohort_chart(r: Renderer, board: Dashboard) -> ChartData:
     dims = r.content.bank.dimensions
 
     def values(a):
         return tuple(float(a.dimensions.get(d) or 0.0) for d in dims)
 
     series = [(str(r.message("trainer.chart_latest")), values(board.average), "solid")]
-    fallback = [str(en.message("trainer.chart_latest"))]
     if board.first is not None and board.change is not None:
         series.append((str(r.message("trainer.chart_start")), values(board.first), "dashed"))
-        fallback.append(str(en.message("trainer.chart_start")))
     return ChartData(labels=tuple(r.model(f"dimensions.{d}.short") for d in dims),
-                     fallback_labels=tuple(en.model(f"dimensions.{d}.short") for d in dims),
-                     series=tuple(series), fallback_names=tuple(fallback))
+                     series=tuple(series), locale=r.locale)
 
 
 # --- /trainer and the menu ---------------------------------------------------------------------
@@ -327,7 +324,7 @@ async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def send_dashboard(update: Update, context, cohort: CohortInfo, r: Renderer) -> None:
     """The numbers (in the tapped message), then the chart and the workshop ideas, which only
     exist from MIN_GROUP finished participants up."""
-    from bot.chart import render_radar
+    from bot.chart import render_off_loop
 
     coach = h.coach_of(context)
     bank = coach.content.bank
@@ -338,7 +335,7 @@ async def send_dashboard(update: Update, context, cohort: CohortInfo, r: Rendere
     chat_id = update.effective_chat.id
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-        png = await asyncio.to_thread(render_radar, cohort_chart(r, coach.renderer("en"), board))
+        png = await render_off_loop(cohort_chart(r, board))
         await context.bot.send_photo(chat_id, png, parse_mode=HTML, caption=r.message(
             "trainer.chart_caption", name=cohort.name, finished=board.finished,
             change=board.change is not None))
