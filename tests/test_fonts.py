@@ -117,15 +117,19 @@ def charts_without_system_fonts(tmp_path_factory):
     return json.loads(done.stdout.splitlines()[-1])
 
 
+@pytest.fixture(scope="module")
+def content():
+    return load_content(render_check=False)
+
+
 @pytest.mark.parametrize("locale, face", [("zh-Hans", "CoachSansSC-Regular.ttf"),
                                           ("zh-Hant", "CoachSansTC-Regular.ttf"),
                                           ("en", "CoachSansSC-Regular.ttf")])
 def test_a_chart_has_its_locales_labels_with_no_system_font(charts_without_system_fonts,
-                                                            locale, face):
+                                                            content, locale, face):
     run = charts_without_system_fonts
     assert run["cjk_families"] == ["Coach Sans SC", "Coach Sans TC"], "no other CJK font"
     assert "missing from font" in run["control"]  # a missing glyph would have failed the run
-    content = load_content(render_check=False)
     r = Renderer(content, locale)
     chart = run[locale]
     assert chart["png"] == "89504e470d0a1a0a"
