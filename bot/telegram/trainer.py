@@ -33,6 +33,7 @@ from bot.service import ChartData
 from bot.storage.cohorts import CohortInfo, CohortStore
 
 from . import handlers as h
+from .replies import answer, edit, send
 
 log = logging.getLogger(__name__)
 HTML = ParseMode.HTML
@@ -97,10 +98,10 @@ def _pack(parts: list[str]) -> list[str]:
 
 async def _show(update: Update, context, screen: Screen) -> None:
     """In the tapped message if this is a tap, else as a new message."""
-    if update.callback_query is not None and update.callback_query.message is not None:
-        await h._edit(update.callback_query, screen)
+    if update.callback_query is not None:
+        await edit(update.callback_query, screen)
     else:
-        await h._send(context, update.effective_chat.id, screen)
+        await send(context, update.effective_chat.id, screen)
 
 
 # --- screens -----------------------------------------------------------------------------------
@@ -197,7 +198,7 @@ async def trainer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     user_id, locale = await h._user_locale(update, context)
     await _store(context).take_prompt(user_id)  # a fresh menu forgets a half-typed name
     r = h.coach_of(context).renderer(locale)
-    await h._send(context, update.effective_chat.id, await menu_screen(context, user_id, r))
+    await send(context, update.effective_chat.id, await menu_screen(context, user_id, r))
 
 
 async def menu_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -208,14 +209,14 @@ async def menu_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     store = _store(context)
     if kind == "new":
         if not _may_create(context, user_id):
-            await query.answer(r.message("trainer.not_allowed"), show_alert=True)
+            await answer(query, r.message("trainer.not_allowed"), show_alert=True)
             return
         await store.set_prompt(user_id, "new")
-        await query.answer()
+        await answer(query)
         await _show(update, context, Screen(r.message("trainer.ask_name"), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
         return
-    await query.answer()
+    await answer(query)
     if kind == "cancel":
         await store.take_prompt(user_id)
         screen = await menu_screen(context, user_id, r)
@@ -242,7 +243,7 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     chat_id = update.effective_chat.id
     name = clean_name(message.text)
     if name is None:  # ask again; the marker stays
-        await h._send(context, chat_id, Screen(r.message("trainer.name_invalid"), (
+        await send(context, chat_id, Screen(r.message("trainer.name_invalid"), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
         return True
     if not await store.take_prompt(user_id):
@@ -250,7 +251,7 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     kind, cohort_id = pending
     if kind == "new":
         if not _may_create(context, user_id):
-            await h._send(context, chat_id, Screen(r.message("trainer.not_allowed")))
+            await send(context, chat_id, Screen(r.message("trainer.not_allowed")))
             return True
         cohort = await store.create(user_id, name, tg_user.first_name or "")
         log.info("cohort %s created", cohort.id)
@@ -258,10 +259,10 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
         return True
     cohort = await _authorised(context, user_id, cohort_id)
     if cohort is None:
-        await h._send(context, chat_id, Screen(r.message("invalid")))
+        await send(context, chat_id, Screen(r.message("invalid")))
         return True
     await store.rename(cohort.id, name)
-    await h._send(context, chat_id, Screen(r.message("trainer.renamed", name=name), (
+    await send(context, chat_id, Screen(r.message("trainer.renamed", name=name), (
         (Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
     return True
 
@@ -274,7 +275,7 @@ async def send_link(update: Update, context, cohort: CohortInfo, r: Renderer,
     buttons = ((Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),
                (Button(_label(r, "back"), ("tr", "list")),))
     if created:
-        await h._send(context, chat_id, Screen(
+        await send(context, chat_id, Screen(
             r.message("trainer.created", name=cohort.name, link=link, trainer=cohort.trainer_name,
                    min_group=MIN_GROUP), buttons))
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
@@ -296,9 +297,9 @@ async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     cohort = await _authorised(context, user_id, cohort_id)
     if cohort is None:  # not theirs, or no such cohort: the same answer, nothing done
-        await query.answer(r.message("invalid"))
+        await answer(query, r.message("invalid"))
         return
-    await query.answer()
+    await answer(query)
     store = _store(context)
     if kind == "dash":
         await send_dashboard(update, context, cohort, r)
@@ -388,7 +389,7 @@ async def join_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE, payloa
         (Button(_label(r, "join_aggregate"), ("cj", cohort.code, "a")),),
         (Button(_label(r, "join_no"), ("cj", cohort.code, "n")),),
     ))
-    await h._send(context, update.effective_chat.id, screen)
+    await send(context, update.effective_chat.id, screen)
     return True
 
 
@@ -401,7 +402,7 @@ async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     code, choice = JOIN_TAP.match(query.data).groups()
     store = _store(context)
     cohort = await store.by_code(code)
-    await query.answer()
+    await answer(query)
     if cohort is None or not cohort.open:
         text = r.message("trainer.join_unknown")
     elif choice == "n":
@@ -412,9 +413,9 @@ async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         joined = await store.join(cohort.id, user_id, consent)
         text = r.message(f"trainer.joined_{consent}", name=cohort.name) if joined \
             else r.message("trainer.join_unknown")
-    await h._edit(query, Screen(text))
+    await edit(query, Screen(text))
     record = await coach.open_assessment(user_id)
-    await h._send(context, update.effective_chat.id,
+    await send(context, update.effective_chat.id,
                   coach.welcome(locale, update.effective_user.first_name, record))
 
 
@@ -439,8 +440,8 @@ async def leave(update: Update, context, cohort_id: int, r: Renderer) -> None:
     store = _store(context)
     cohort = await store.get(cohort_id)
     if cohort is None or not await store.leave(cohort_id, user_id):
-        await query.answer(r.message("invalid"))
+        await answer(query, r.message("invalid"))
         return
-    await query.answer()
-    await h._send(context, update.effective_chat.id,
+    await answer(query)
+    await send(context, update.effective_chat.id,
                   Screen(r.message("trainer.left", name=cohort.name)))
