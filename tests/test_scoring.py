@@ -167,7 +167,7 @@ def test_weakest_link_holds_the_overall_level_down():
     assert result.overall == 87.5
     assert level_of(BANK, result.overall) == "managed"
     assert result.dimension_levels["consistency"] == "reactive"
-    assert result.weakest == "consistency"
+    assert result.weakest == ("consistency",)
     assert result.level == "emerging"
     # Seven at 100 and one at 50: 93.75 would be "customer_led"; "defined" + 1 is "managed".
     result = _one_dimension_at("emotion", 2)

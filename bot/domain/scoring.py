@@ -39,9 +39,16 @@ class Result:
     confidence: str
     priorities: tuple[Priority, ...]
     plan: tuple[PlanAction, ...]
-    strongest: str | None = None
-    weakest: str | None = None
+    # The dimensions tied for the highest and for the lowest score, in bank order; both empty
+    # when there is no spread (every scored dimension the same, see `even`).
+    strongest: tuple[str, ...] = ()
+    weakest: tuple[str, ...] = ()
     item_scores: dict[str, int | None] = field(default_factory=dict)
+
+    @property
+    def even(self) -> bool:
+        """Every scored dimension has the same score: no strongest, no weakest."""
+        return not self.strongest and any(v is not None for v in self.dimensions.values())
 
     def as_snapshot(self) -> dict:
         """The part kept with the assessment, for history and cohort views."""
@@ -120,12 +127,12 @@ def score(
     dimension_levels = {d: level_of(bank, s) for d, s in dimensions.items()}
 
     level = level_of(bank, overall)
+    strongest, weakest = extremes(dimensions, bank.dimensions)
     scored = [d for d in bank.dimensions if dimensions[d] is not None]
-    weakest = min(scored, key=lambda d: dimensions[d]) if scored else None
-    strongest = max(scored, key=lambda d: dimensions[d]) if scored else None
-    if level is not None and weakest is not None:
+    if level is not None and scored:
         # Weakest link: the overall level is at most one above the weakest dimension's.
-        ceiling = _level_index(bank, dimension_levels[weakest]) + 1
+        lowest = min(scored, key=lambda d: dimensions[d])
+        ceiling = _level_index(bank, dimension_levels[lowest]) + 1
         level = bank.levels[min(_level_index(bank, level), ceiling)].id
 
     blind_spots = tuple(i.id for i in items if (a := answers.get(i.id)) and a.option_id == UNSURE)
@@ -151,6 +158,26 @@ def score(
         weakest=weakest,
         item_scores=scores,
     )
+
+
+def extremes(scores: dict[str, float | None],
+             order: tuple[str, ...]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """(strongest, weakest): the dimensions tied for the highest and for the lowest score, in
+    `order`; ((), ()) when fewer than two different scores exist (all tie, or nothing scored).
+    Unscored dimensions (None, or missing) take no part."""
+    scored = {d: scores[d] for d in order if scores.get(d) is not None}
+    if len(set(scored.values())) < 2:
+        return (), ()
+    top, bottom = max(scored.values()), min(scored.values())
+    return (tuple(d for d, v in scored.items() if v == top),
+            tuple(d for d, v in scored.items() if v == bottom))
+
+
+def lowest(scores: dict[str, float | None], order: tuple[str, ...]) -> str | None:
+    """The dimension to work on first: the lowest score, the first in `order` among equals
+    (also when all are equal); None when nothing was scored."""
+    scored = [d for d in order if scores.get(d) is not None]
+    return min(scored, key=lambda d: scores[d]) if scored else None
 
 
 def rank_priorities(bank, items, scores, answers, context) -> list[Priority]:
