@@ -269,7 +269,10 @@ def test_the_report_document_is_a_complete_page(locale):
 
 # --- the three locales say the same things ----------------------------------------------------
 def _flat(tree, prefix=""):
-    if isinstance(tree, dict):
+    """Dotted keys; a message's plural forms are one key (each locale has its own categories)."""
+    from bot.content.loader import is_plural
+
+    if isinstance(tree, dict) and not (prefix and is_plural(tree)):
         return {k for key, v in tree.items() for k in _flat(v, f"{prefix}{key}.")}
     return {prefix.rstrip(".")}
 

@@ -12,11 +12,13 @@ Layout (see content/README.md):
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
 import yaml
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
+from babel import Locale
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, meta
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from bot.domain.bank import (
@@ -36,6 +38,21 @@ LOCALES = ("zh-Hans", "zh-Hant", "en")
 PRIMARY_LOCALE = "zh-Hans"
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
 DEFAULT_ARTICLES_DIR = DEFAULT_CONTENT_DIR / "articles"  # the project carries what it cites
+# CLDR plural categories. A ui message may be a mapping of these to its forms (`other` always):
+#   priorities_title: {one: "Your top priority", other: "Your top {{ count }} priorities"}
+# and the renderer picks the form of `count` under the locale's plural rules.
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+
+
+def is_plural(node: Any) -> bool:
+    """A message with plural forms: a mapping whose keys are CLDR categories, `other` among them."""
+    return isinstance(node, dict) and "other" in node and set(node) <= set(PLURAL_CATEGORIES)
+
+
+@lru_cache(maxsize=8)
+def babel_locale(locale: str) -> Locale:
+    """Babel's CLDR data for a content locale ("zh-Hans" -> zh_Hans)."""
+    return Locale.parse(locale, sep="-")
 
 
 @dataclass(frozen=True)
@@ -372,7 +389,8 @@ def _check_sources(col, root, bank, sources, articles_dir, lesson_bank, item_fil
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
+    """Dotted key -> leaf; a message with plural forms is one leaf (a dict)."""
+    if isinstance(tree, dict) and not (prefix and is_plural(tree)):
         out: dict[str, Any] = {}
         for k, v in tree.items():
             out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
@@ -494,10 +512,37 @@ def _check_templates(col: _Collector, root: Path, env: Environment,
             for key, source in _flatten(tree if isinstance(tree, dict) else {}).items():
                 if key.startswith(PLAIN_UI_PREFIXES):
                     continue
-                try:
-                    env.parse(str(source))
-                except TemplateError as exc:
-                    col.add(path, key, "template", getattr(exc, "message", None) or str(exc))
+                forms = source if is_plural(source) else {"": source}
+                for form, text in forms.items():
+                    where = f"{key}.{form}" if form else key
+                    try:
+                        env.parse(str(text))
+                    except TemplateError as exc:
+                        col.add(path, where, "template",
+                                getattr(exc, "message", None) or str(exc))
+                _check_plural(col, path, loc, key, source, env)
+
+
+def _check_plural(col: _Collector, path: Path, locale: str, key: str, source: Any,
+                  env: Environment) -> None:
+    """A message with plural forms has exactly the categories of its locale's plural rules
+    (CLDR: English one/other, Chinese other only); a message counting with `count` in a
+    locale whose rules have several categories must give its forms."""
+    wanted = set(babel_locale(locale).plural_form.tags) | {"other"}
+    if is_plural(source):
+        for category in sorted(wanted - set(source)):
+            col.add(path, key, category, f"plural form missing ({locale}: {sorted(wanted)})")
+        for category in sorted(set(source) - wanted):
+            col.add(path, key, category, f"{locale} has no plural category {category!r}")
+        return
+    if len(wanted) > 1 and isinstance(source, str):
+        try:
+            names = meta.find_undeclared_variables(env.parse(source))
+        except TemplateError:
+            return  # reported above
+        if "count" in names:
+            col.add(path, key, "-", f"counts with {{{{ count }}}}: give its plural forms "
+                                    f"{sorted(wanted)}")
 
 
 def make_environment(root: Path) -> Environment:

@@ -12,7 +12,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton, get_timezone_gmt, get_timezone_location
 from jinja2 import TemplateError, meta
 from markupsafe import Markup
 
@@ -28,7 +30,7 @@ from bot.domain.flow import (
 )
 from bot.domain.scoring import PlanAction, Priority, Result, score
 
-from .loader import PLAIN_UI_PREFIXES, Content, Problem
+from .loader import PLAIN_UI_PREFIXES, Content, Problem, babel_locale, is_plural
 
 Action = tuple
 
@@ -37,6 +39,7 @@ Action = tuple
 class Button:
     label: str
     action: Action
+    url: str | None = None  # a link button (opens `url`; no action reaches the bot)
 
 
 @dataclass(frozen=True)
@@ -67,13 +70,49 @@ class Renderer:
 
     # --- strings -----------------------------------------------------------------------------
     def message(self, key: str, **ctx: Any) -> Markup:
-        """A ui.yaml message rendered as Telegram HTML (variables escaped), safe to embed."""
-        cache_key = f"{self.locale}:{key}"
+        """A ui.yaml message rendered as Telegram HTML (variables escaped), safe to embed.
+
+        A message with plural forms (a mapping of CLDR categories: one, few, other, ...) takes
+        the form of `count` under this locale's plural rules (Babel's CLDR data); KeyError when
+        `count` is missing."""
+        node = _lookup(self.texts.ui, key)
+        variant = ""
+        if is_plural(node):
+            category = self.plural(ctx["count"])
+            variant = category if category in node else "other"
+            node = node[variant]
+        cache_key = f"{self.locale}:{key}:{variant}"
         template = self._cache.get(cache_key)
         if template is None:
-            template = self.content.env.from_string(str(_lookup(self.texts.ui, key)))
+            template = self.content.env.from_string(str(node))
             self._cache[cache_key] = template
         return Markup(template.render(**ctx).strip())
+
+    def plural(self, count: float) -> str:
+        """The CLDR plural category of `count` in this locale: "one", "other", ..."""
+        return babel_locale(self.locale).plural_form(abs(count))
+
+    # --- dates, times and zones, in the locale's own formats (CLDR via Babel) ---------------
+    def local_date(self, moment: datetime, where: ZoneInfo) -> str:
+        """Weekday, day and month where the user is: "Tue, December 1", "12月1日周二"."""
+        return format_skeleton("MMMMEEEEd", moment, tzinfo=where,
+                               locale=babel_locale(self.locale))
+
+    def local_time(self, moment: datetime, where: ZoneInfo) -> str:
+        """Hours and minutes on a 24-hour clock where the user is: "10:00"."""
+        return format_skeleton("Hm", moment, tzinfo=where, locale=babel_locale(self.locale))
+
+    def zone_name(self, name: str) -> str:
+        """A time zone as users know it: its city ("Shanghai", "上海"), or its offset
+        ("GMT+08:00") for a fixed-offset zone."""
+        if name == "UTC" or name.startswith("Etc/"):
+            return get_timezone_gmt(datetime.now(UTC).astimezone(ZoneInfo(name)),
+                                    locale=babel_locale(self.locale))
+        return get_timezone_location(name, locale=babel_locale(self.locale), return_city=True)
+
+    def names(self, dimensions) -> str:
+        """Dimension names joined as a list in this language ("A, B", "A、B")."""
+        return self.label("names_separator").join(self.dimension(d) for d in dimensions)
 
     def button(self, key: str) -> str:
         return str(self.texts.ui["buttons"][key])
@@ -249,10 +288,7 @@ class Renderer:
             if result.level else "",
             indices=self._indices(result),
             dimensions=self._dimension_rows(result, previous),
-            strongest_label=self.label("strongest"),
-            weakest_label=self.label("weakest"),
-            strongest=self.dimension(result.strongest) if result.strongest else na,
-            weakest=self.dimension(result.weakest) if result.weakest else na,
+            extremes=self.extremes(result),
             blind_spots=self.message("blind_spots", items=self._item_list(result.blind_spots))
             if result.blind_spots else "",
             capped=self.message("capped_note", items=self._item_list(result.capped))
@@ -260,6 +296,20 @@ class Renderer:
             confidence=self.message("confidence",
                                  label=self.model(f"confidence.{result.confidence}")),
         ).strip()
+
+    def extremes(self, result: Result) -> list[str]:
+        """The summary's strongest and weakest lines; ties are named together, and when every
+        dimension scores the same one line says so."""
+        if result.even:
+            scored = [v for v in result.dimensions.values() if v is not None]
+            return [self.message("summary_even", count=len(scored),
+                                 score=fmt_score(scored[0], ""))]
+        if not result.strongest:
+            return []
+        return [self.message("summary_strongest", tied=len(result.strongest) > 1,
+                             names=self.names(result.strongest)),
+                self.message("summary_weakest", tied=len(result.weakest) > 1,
+                             names=self.names(result.weakest))]
 
     def priority_card(self, p: Priority) -> dict:
         rec = self.texts.items[p.item_id].recommendations[p.recommendation.from_score]
@@ -398,13 +448,16 @@ def render_samples(content: Content) -> Iterator[Sample | Problem]:
             if key.startswith(PLAIN_UI_PREFIXES):
                 yield Sample(locale, key, str(source))
                 continue
-            try:
-                parsed = content.env.parse(str(source))
-                names = meta.find_undeclared_variables(parsed)
-                yield Sample(locale, key, content.env.from_string(str(source)).render(
-                    **{n: SAMPLE_VALUE for n in names}))
-            except TemplateError as exc:
-                yield Problem(ui_file, key, "template", str(exc))
+            forms = source if is_plural(source) else {"": source}
+            for form, text in forms.items():
+                where = f"{key}.{form}" if form else key
+                try:
+                    parsed = content.env.parse(str(text))
+                    names = meta.find_undeclared_variables(parsed)
+                    yield Sample(locale, where, content.env.from_string(str(text)).render(
+                        **{n: SAMPLE_VALUE for n in names}))
+                except TemplateError as exc:
+                    yield Problem(ui_file, where, "template", str(exc))
         r = Renderer(content, locale)
         where = "-"
         try:
@@ -459,7 +512,7 @@ def _flatten_ui(tree: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in tree.items():
         key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, dict):
+        if isinstance(v, dict) and not is_plural(v):
             out.update(_flatten_ui(v, key))
         else:
             out[key] = v
