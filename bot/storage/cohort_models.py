@@ -28,6 +28,10 @@ class Cohort(SQLModel, table=True):
     status: str = Field(default="open", max_length=8)  # open | closed
     created_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    # The trainer's message that gave the cohort its current name: editing that message (a
+    # typo fixed) renames the cohort instead of leaving the typo or making a second cohort.
+    name_message_id: int | None = Field(default=None,
+                                        sa_column=Column(BigInteger, nullable=True))
 
 
 class CohortMember(SQLModel, table=True):

@@ -49,6 +49,7 @@ class UserRecord:
     id: int
     language: str | None
     active: bool
+    timezone: str | None = None  # IANA name; loaded by get_user (admit leaves it None)
 
 
 @dataclass(frozen=True)
@@ -316,9 +317,10 @@ class Store:
     # --- users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
         def unit(conn):
-            row = conn.execute(select(_U.c.language, _U.c.active)
+            row = conn.execute(select(_U.c.language, _U.c.active, _U.c.timezone)
                                .where(_U.c.id == user_id)).first()
-            return UserRecord(user_id, row.language, bool(row.active)) if row else None
+            return UserRecord(user_id, row.language, bool(row.active),
+                              row.timezone) if row else None
         return await self._run(unit)
 
     async def ensure_user(self, user_id: int, language: str) -> UserRecord:
@@ -334,6 +336,11 @@ class Store:
     async def set_language(self, user_id: int, language: str) -> None:
         await self._run(lambda conn: conn.execute(
             update(_U).where(_U.c.id == user_id).values(language=language)))
+
+    async def set_timezone(self, user_id: int, timezone: str) -> None:
+        """The user's IANA time zone name (validated by the caller)."""
+        await self._run(lambda conn: conn.execute(
+            update(_U).where(_U.c.id == user_id).values(timezone=timezone)))
 
     async def set_active(self, user_id: int, active: bool) -> None:
         await self._run(lambda conn: conn.execute(
@@ -435,6 +442,16 @@ class Store:
                                         Reminder.status == "pending")
                                  .order_by(Reminder.due_at))).all()
             return list(rows)
+
+    async def move_pending_reminder(self, user_id: int, due_at: datetime) -> int:
+        """Move the user's pending check-in to `due_at` (UTC); how many rows moved (0 or 1)."""
+        async with self.session() as s:
+            result = await s.exec(update(Reminder)
+                                  .where(Reminder.user_id == user_id,
+                                         Reminder.status == "pending")
+                                  .values(due_at=due_at))
+            await s.commit()
+            return result.rowcount
 
     async def claim_due_reminders(self, now: datetime, token: str,
                                   limit: int = 50) -> list[DueReminder]:
