@@ -99,8 +99,10 @@ def _webhook(args) -> int:
     """Register (or remove) the webhook once, by hand: replicas never do it at boot."""
     import asyncio
 
-    from telegram import Bot, Update
+    from telegram import Bot
     from telegram.error import TelegramError
+
+    from bot.telegram.chats import ALLOWED_UPDATES
 
     settings = _settings()
     if settings is None:
@@ -116,7 +118,7 @@ def _webhook(args) -> int:
         async with Bot(settings.bot_token, base_url=settings.telegram_api_base_url) as bot:
             if args.command == "set-webhook":
                 await bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
-                                      allowed_updates=Update.ALL_TYPES,
+                                      allowed_updates=list(ALLOWED_UPDATES),
                                       drop_pending_updates=args.drop_pending)
             else:
                 await bot.delete_webhook(drop_pending_updates=args.drop_pending)

@@ -167,5 +167,6 @@ def _markup(markup) -> dict | None:
 
 
 def buttons(message: Message) -> list[tuple[str, str]]:
-    return [(b["text"], b["callback_data"]) for row in message.reply_markup["inline_keyboard"]
-            for b in row]
+    """(label, callback data) of each button; a link button gives its URL instead."""
+    return [(b["text"], b.get("callback_data") or b.get("url", ""))
+            for row in message.reply_markup["inline_keyboard"] for b in row]

@@ -59,10 +59,19 @@ async def test_report_offers_a_check_in_and_the_weakest_lesson(person, store):
     for _ in range(8):
         await p.tap(1)
     await p.tap("7 天后")
-    assert "我会在" in p.texts[-1]
+    await p.tap("上海")  # asked once: check-ins come at local time
+    assert "我会在上海时间" in p.texts[-1]
     assert len(await store.pending_reminders(p.id)) == 1
     await p.tap("小课")
     assert "本周试一试" in p.texts[-1]
+
+
+async def in_7_days_utc(p: Person) -> None:
+    """Ask for a check-in in 7 days; the time zone: another, the clock that shows UTC's time."""
+    await p.tap("In 7 days")
+    await p.tap("Another")
+    utc = next(data for _, data in buttons(p.screen) if data.startswith("tz:UTC:"))
+    await p.press(utc)
 
 
 async def test_a_due_reminder_is_sent_once_across_two_apps_and_a_restart(
@@ -71,7 +80,7 @@ async def test_a_due_reminder_is_sent_once_across_two_apps_and_a_restart(
     app_a = await make_app(content, store_a, telegram, timezone="UTC")
     p = Person(app_a, telegram, 9201)
     await finish_quick(p)
-    await p.tap("In 7 days")
+    await in_7_days_utc(p)
     await app_a.shutdown()
     await store_a.close()  # a restart between scheduling and sending
 
@@ -103,7 +112,7 @@ async def test_forbidden_marks_the_user_inactive_and_stops_reminders(app, person
                                                                      store):
     p = person(9301)
     await finish_quick(p)
-    await p.tap("In 7 days")
+    await in_7_days_utc(p)
     telegram.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
     later = datetime.now(UTC).replace(hour=12) + timedelta(days=8)
     assert await send_due_reminders(CallbackContext(app), now=later) == 0
@@ -116,7 +125,7 @@ async def test_forbidden_marks_the_user_inactive_and_stops_reminders(app, person
 async def test_night_time_check_ins_wait_for_the_morning(app, person, telegram, store):
     p = person(9401)
     await finish_quick(p)
-    await p.tap("In 7 days")
+    await in_7_days_utc(p)
     night = datetime.now(UTC).replace(hour=23, minute=30) + timedelta(days=8)
     assert await send_due_reminders(CallbackContext(app), now=night) == 0
     (due,) = await store.pending_reminders(p.id)

@@ -6,7 +6,9 @@ can be checked against the database before anything is written:
   back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
 Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
   rep   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>
-  learn:<dimension>
+  learn:<dimension>   tz:<IANA zone>[:<aid>:<7|30>]   tzo[:<aid>:<7|30>]
+  (tz carries the zone chosen and, when a check-in waits for it, that check-in; tzo asks for the
+  time on the user's clock)
 """
 
 from __future__ import annotations
@@ -40,6 +42,8 @@ PATTERNS = {
     "ci": re.compile(rf"^ci:{_ID}:(done|work|stop)$"),
     "learn": re.compile(r"^learn:([a-z_]{1,30})$"),
     "rep": re.compile(r"^rep$"),
+    "tz": re.compile(rf"^tz:([A-Za-z][A-Za-z0-9_+/-]{{0,39}})(?::{_ID}:(7|30))?$"),
+    "tzo": re.compile(rf"^tzo(?::{_ID}:(7|30))?$"),
 }
 ASSESSMENT_TAPS = ("ans", "ev", "ctx", "ok", "back", "pause")
 
@@ -75,7 +79,7 @@ def keyboard(rows, assessment_id: int | None = None) -> InlineKeyboardMarkup | N
     if not rows:
         return None
     return InlineKeyboardMarkup([
-        [InlineKeyboardButton(
+        [InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(
             b.label,
             callback_data=encode(with_assessment(b.action, assessment_id)
                                  if assessment_id is not None else b.action))

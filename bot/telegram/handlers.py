@@ -17,6 +17,7 @@ from bot.service import Coach, Report
 from bot.storage import AssessmentRecord
 
 from .callbacks import decode, keyboard
+from .chats import is_private
 from .replies import answer, edit, send
 
 log = logging.getLogger(__name__)
@@ -270,6 +271,37 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await edit(query, screen)
 
 
+async def timezone_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/timezone: the user's zone now and the choices (check-ins arrive at their local time)."""
+    user_id, locale = await _user_locale(update, context)
+    coaching = coaching_of(context)
+    await send(context, update.effective_chat.id,
+               coaching.zone_screen(locale, await coaching.zone_of(user_id)))
+
+
+async def choose_zone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """tz:<zone>[:<aid>:<days>]: the user's zone; with a check-in waiting for it, scheduled."""
+    query = update.callback_query
+    user_id, locale = await _user_locale(update, context)
+    _, name, *pending = decode(query.data)
+    screen = await coaching_of(context).set_zone(user_id, name, locale,
+                                                 tuple(pending) if pending else None)
+    if screen is None:
+        await answer(query, coach_of(context).renderer(locale).message("invalid"))
+        return
+    await answer(query)
+    await edit(query, screen)
+
+
+async def zone_by_clock(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """tzo[:<aid>:<days>]: "what time is it for you now?"."""
+    query = update.callback_query
+    _, locale = await _user_locale(update, context)
+    _, *pending = decode(query.data)
+    await answer(query)
+    await edit(query, coaching_of(context).clock_screen(locale, tuple(pending) or None))
+
+
 async def checkin_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """ci:<reminder id>:<done|work|stop>: the owner's answer to a check-in."""
     query = update.callback_query
@@ -347,7 +379,7 @@ async def send_report(chat_id: int, context, report: Report, locale: str) -> Non
         log.warning("report chart not delivered: %s", type(exc).__name__)
     await context.bot.send_message(chat_id, report.priorities, parse_mode=HTML,
                                    reply_markup=keyboard(report.buttons))
-    offer = coaching_of(context).offer(locale, report.assessment_id, report.result.weakest)
+    offer = coaching_of(context).offer(locale, report.assessment_id, report.result.dimensions)
     await send(context, chat_id, offer)
 
 async def membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -366,10 +398,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("update %s failed: %s", update_id, type(error).__name__,
               exc_info=(type(error), error, error.__traceback__) if error else None)
-    if isinstance(error, Forbidden) and isinstance(update, Update) and update.effective_user:
+    if not isinstance(update, Update) or not is_private(update):
+        return  # a group or an update without a chat: nobody to tell, nothing to mark
+    if isinstance(error, Forbidden) and update.effective_user:
         await coach_of(context).store.set_active(update.effective_user.id, False)
-        return
-    if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
         coach = coach_of(context)

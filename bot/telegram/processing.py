@@ -13,6 +13,8 @@ from telegram.ext import ApplicationHandlerStop, BaseUpdateProcessor, ContextTyp
 
 from bot.service import locale_for
 
+from .chats import creates_user
+
 log = logging.getLogger("bot.updates")
 
 
@@ -71,11 +73,13 @@ class PerUserOrder(BaseUpdateProcessor):
 async def admit(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Group -1, before any handler: record the update id (a repeat, which Telegram sends
     after errors and another replica may already have taken, stops here) and load its user,
-    in one database round. Handlers find the user on `context.user_record`."""
+    in one database round. Handlers find the user on `context.user_record`. Only a private
+    chat's message, edit or tap creates a user (chats.creates_user): a group, a channel or an
+    update kind the bot does not serve stores nobody (context.user_record is None)."""
     if not isinstance(update, Update):
         return
     coach = context.application.bot_data["coach"]
-    user = update.effective_user
+    user = update.effective_user if creates_user(update) else None
     first, record = await coach.store.admit(
         update.update_id, user.id if user else None, locale_for(user.language_code if user
                                                                 else None))

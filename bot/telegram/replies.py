@@ -59,7 +59,8 @@ async def edit(query: CallbackQuery, screen: Screen,
     """
     markup = keyboard(screen.buttons, assessment_id)
     tapped = query.message
-    if isinstance(tapped, Message):
+    # A message older than 48 hours comes with date 0 (inaccessible): it can not be edited.
+    if isinstance(tapped, Message) and tapped.is_accessible:
         try:
             result = await query.edit_message_text(screen.text, parse_mode=HTML,
                                                    reply_markup=markup)

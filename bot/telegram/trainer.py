@@ -112,7 +112,7 @@ async def menu_screen(context, user_id: int, r: Renderer) -> Screen:
     elif not await _store(context).owned(user_id, limit=1):
         return Screen(r.message("trainer.not_allowed"))
     rows.append((Button(_label(r, "list"), ("tr", "list")),))
-    return Screen(r.message("trainer.menu", min_group=MIN_GROUP), tuple(rows))
+    return Screen(r.message("trainer.menu", count=MIN_GROUP), tuple(rows))
 
 
 async def list_screen(context, user_id: int, r: Renderer) -> Screen:
@@ -155,8 +155,15 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Scree
         values["change"] = Markup("\n").join(lines)
     text = r.message("trainer.dashboard", name=cohort.name, closed=not cohort.open,
                   joined=board.joined, started=board.started, finished=board.finished,
-                  shared=board.shared, visible=board.visible, retakers=board.retakers,
-                  held_back=board.held_back, min_group=MIN_GROUP, **names, **values)
+                  shared=board.shared, visible=board.visible,
+                  held_back=r.message("trainer.held_back", count=board.held_back,
+                                      min_group=MIN_GROUP) if board.held_back else "",
+                  change_title=r.message("trainer.change_title", count=board.retakers),
+                  change_pending=r.message("trainer.change_pending", count=MIN_GROUP,
+                                           retakers=board.retakers),
+                  hidden_below=r.message("trainer.hidden_below", count=MIN_GROUP,
+                                         finished=board.finished),
+                  **names, **values)
     cid = cohort.id
     rows = [(Button(_label(r, "refresh"), ("tr", "dash", cid)),),
             (Button(_label(r, "csv"), ("tr", "csv", cid)),
@@ -228,11 +235,12 @@ async def menu_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """A typed cohort name, if the bot asked this user for one; False leaves the text to others.
-    The name is never logged."""
+    """A typed cohort name, if the bot asked this user for one; False leaves the message to
+    others. While a name is awaited, anything else that is not a command (a sticker, a photo)
+    is asked again for. The name is never logged."""
     tg_user = update.effective_user
     message = update.effective_message
-    if tg_user is None or message is None or message.text is None:
+    if tg_user is None or message is None or (message.text or "").startswith("/"):
         return False
     store = _store(context)
     pending = await store.prompt(tg_user.id)
@@ -241,7 +249,7 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     user_id, locale = await h._user_locale(update, context)
     r = h.coach_of(context).renderer(locale)
     chat_id = update.effective_chat.id
-    name = clean_name(message.text)
+    name = clean_name(message.text) if message.text is not None else None
     if name is None:  # ask again; the marker stays
         await send(context, chat_id, Screen(r.message("trainer.name_invalid"), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
@@ -253,7 +261,7 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
         if not _may_create(context, user_id):
             await send(context, chat_id, Screen(r.message("trainer.not_allowed")))
             return True
-        cohort = await store.create(user_id, name, tg_user.first_name or "")
+        cohort = await store.create(user_id, name, tg_user.first_name or "", message.message_id)
         log.info("cohort %s created", cohort.id)
         await send_link(update, context, cohort, r, created=True)
         return True
@@ -261,10 +269,38 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     if cohort is None:
         await send(context, chat_id, Screen(r.message("invalid")))
         return True
-    await store.rename(cohort.id, name)
+    await store.rename(cohort.id, name, message.message_id)
     await send(context, chat_id, Screen(r.message("trainer.renamed", name=name), (
         (Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
     return True
+
+
+async def consume_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message (never a command, never a hint). Editing the message that named a
+    cohort renames it (a typo fixed: no second cohort); editing a message sent while the bot
+    waits for a name counts as typing that name. Any other edit changes nothing."""
+    message = update.edited_message
+    text = message.text
+    if text is None or text.startswith("/"):
+        return
+    store = _store(context)
+    user_id, locale = await h._user_locale(update, context)
+    cohort = await store.named_by(user_id, message.message_id)
+    if cohort is not None:
+        name = clean_name(text)
+        if name is None or name == cohort.name:
+            return  # an edit that is no name keeps the one the cohort has
+        await store.rename(cohort.id, name)
+        r = h.coach_of(context).renderer(locale)
+        await send(context, update.effective_chat.id, Screen(
+            r.message("trainer.renamed", name=name),
+            ((Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
+        return
+    asked = await store.prompt_since(user_id)
+    # Only a message sent after the question (Telegram's dates have whole seconds: a message
+    # of the same second may be older, and nobody types a name that fast).
+    if asked is not None and message.date > asked.replace(microsecond=0):
+        await consume_text(update, context)
 
 
 async def send_link(update: Update, context, cohort: CohortInfo, r: Renderer,
@@ -277,7 +313,7 @@ async def send_link(update: Update, context, cohort: CohortInfo, r: Renderer,
     if created:
         await send(context, chat_id, Screen(
             r.message("trainer.created", name=cohort.name, link=link, trainer=cohort.trainer_name,
-                   min_group=MIN_GROUP), buttons))
+                   count=MIN_GROUP), buttons))
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
     png = await asyncio.to_thread(qr_png, link)
     await context.bot.send_photo(chat_id, png, caption=r.message("trainer.qr_caption",
@@ -338,7 +374,7 @@ async def send_dashboard(update: Update, context, cohort: CohortInfo, r: Rendere
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
         png = await render_off_loop(cohort_chart(r, board))
         await context.bot.send_photo(chat_id, png, parse_mode=HTML, caption=r.message(
-            "trainer.chart_caption", name=cohort.name, finished=board.finished,
+            "trainer.chart_caption", name=cohort.name, count=board.finished,
             change=board.change is not None))
     except Forbidden:
         raise
