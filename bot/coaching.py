@@ -154,6 +154,15 @@ class Coaching:
         return Screen(r.message("coach.zone_ask", current=r.zone_name(current) if current else ""),
                       tuple(rows))
 
+    def settings_screen(self, locale: str, current: str | None) -> Screen:
+        """/settings: the language and the time zone, each changed with a tap (the zones right
+        here, the language behind its button)."""
+        r = self._r(locale)
+        zones = self.zone_screen(locale)
+        text = r.message("coach.settings", language=r.message("language_name"),
+                         zone=r.zone_name(current) if current else "")
+        return Screen(text, zones.buttons + ((Button(r.button("language"), ("lang",)),),))
+
     def clock_screen(self, locale: str, pending: tuple[int, int] | None = None,
                      now: datetime | None = None) -> Screen:
         """"What time is it for you now?": one button per clock reading, each meaning a zone."""

@@ -262,6 +262,19 @@ async def test_timezone_command_changes_the_zone_and_moves_the_check_in(app, per
     assert "Time zone: London" in p.texts[-1] and "Your next check-in" in p.texts[-1]
 
 
+async def test_settings_shows_language_and_zone_and_changes_the_zone(app, person, store):
+    p = person(8206, "zh-hant")
+    await p.send("/settings")
+    assert "繁體中文" in p.screen.text and "還沒有選擇" in p.screen.text
+    labels = [label for label, _ in buttons(p.screen)]
+    assert labels[:3] == ["台北", "香港", "澳門"] and "語言" in labels[-1]
+    await p.tap("台北")
+    assert (await store.get_user(p.id)).timezone == "Asia/Taipei"
+    assert "時區：台北" in p.texts[-1]
+    await p.send("/settings")
+    assert "時區：台北" in p.screen.text
+
+
 async def test_a_zone_that_was_not_offered_changes_nothing(app, person, telegram, store):
     p = person(8204)
     await p.send("/start")

@@ -44,7 +44,7 @@ log = logging.getLogger(__name__)
 # setMyCommands takes a two-letter language code: zh gets simplified Chinese, the rest English.
 COMMAND_LOCALES = {None: "en", "zh": "zh-Hans"}
 COMMANDS = ("start", "report", "plan", "history", "learn", "retake", "trainer", "language",
-            "timezone", "privacy", "export", "delete", "help")
+            "timezone", "settings", "privacy", "export", "delete", "help")
 
 
 def build_application(
@@ -103,6 +103,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("learn", h.learn, filters=private))
     app.add_handler(CommandHandler("retake", h.retake, filters=private))
     app.add_handler(CommandHandler("timezone", h.timezone_command, filters=private))
+    app.add_handler(CommandHandler("settings", h.settings_command, filters=private))
     for kind in ("ans", "ev", "ctx", "ok", "back", "pause"):
         app.add_handler(CallbackQueryHandler(h.tap, pattern=PATTERNS[kind]))
     app.add_handler(CallbackQueryHandler(h.begin, pattern=PATTERNS["new"]))

@@ -279,6 +279,14 @@ async def timezone_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
                coaching.zone_screen(locale, await coaching.zone_of(user_id)))
 
 
+async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/settings: language and time zone."""
+    user_id, locale = await _user_locale(update, context)
+    coaching = coaching_of(context)
+    await send(context, update.effective_chat.id,
+               coaching.settings_screen(locale, await coaching.zone_of(user_id)))
+
+
 async def choose_zone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """tz:<zone>[:<aid>:<days>]: the user's zone; with a check-in waiting for it, scheduled."""
     query = update.callback_query

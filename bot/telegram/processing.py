@@ -71,7 +71,7 @@ class PerUserOrder(BaseUpdateProcessor):
 
 
 async def admit(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Group -1, before any handler: record the update id (a repeat, which Telegram sends
+    """Group -2, before any handler: record the update id (a repeat, which Telegram sends
     after errors and another replica may already have taken, stops here) and load its user,
     in one database round. Handlers find the user on `context.user_record`. Only a private
     chat's message, edit or tap creates a user (chats.creates_user): a group, a channel or an
