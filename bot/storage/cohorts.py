@@ -185,13 +185,21 @@ class CohortStore:
                 return None
             return row.kind, row.cohort_id
 
-    async def prompt_since(self, user_id: int) -> datetime | None:
-        """When the bot asked this user to type a name (None: it is not waiting for one)."""
+    async def prompt_since(self, user_id: int) -> tuple[datetime, int | None] | None:
+        """(when the bot asked this user to type a name, the id of their last message refused as
+        one); None when it is not waiting for a name."""
         async with self.session() as s:
             row = await s.get(TrainerPrompt, user_id)
             if row is None or row.created_at < utcnow() - PROMPT_TTL:
                 return None
-            return row.created_at
+            return row.created_at, row.refused_message_id
+
+    async def refuse_name(self, user_id: int, message_id: int) -> None:
+        """Remember the user's message that was no valid name (the question stays open)."""
+        async with self.session() as s:
+            await s.exec(update(TrainerPrompt).where(TrainerPrompt.user_id == user_id)
+                         .values(refused_message_id=message_id))
+            await s.commit()
 
     async def take_prompt(self, user_id: int) -> bool:
         """Remove the marker; True for the one caller that removed it (a double send is once)."""

@@ -251,6 +251,7 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     chat_id = update.effective_chat.id
     name = clean_name(message.text) if message.text is not None else None
     if name is None:  # ask again; the marker stays
+        await store.refuse_name(user_id, message.message_id)
         await send(context, chat_id, Screen(r.message("trainer.name_invalid"), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
         return True
@@ -296,10 +297,13 @@ async def consume_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
             r.message("trainer.renamed", name=name),
             ((Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
         return
-    asked = await store.prompt_since(user_id)
-    # Only a message sent after the question (Telegram's dates have whole seconds: a message
-    # of the same second may be older, and nobody types a name that fast).
-    if asked is not None and message.date > asked.replace(microsecond=0):
+    waiting = await store.prompt_since(user_id)
+    if waiting is None:
+        return
+    asked, refused = waiting
+    # The message refused as a name, or one sent after the question (Telegram's dates have
+    # whole seconds: a message of the question's second may be older than it).
+    if message.message_id == refused or message.date > asked.replace(microsecond=0):
         await consume_text(update, context)
 
 

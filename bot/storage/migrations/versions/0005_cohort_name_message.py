@@ -1,4 +1,5 @@
-"""cohort name message: which message gave a cohort its name (an edit of it renames the cohort)
+"""cohort name message: which message gave a cohort its name (an edit of it renames the cohort),
+and which typed name was refused last (an edit of it is the name)
 
 Revision ID: 0005
 Revises: 0004
@@ -16,8 +17,12 @@ depends_on = None
 def upgrade() -> None:
     with op.batch_alter_table('cohorts', schema=None) as batch_op:
         batch_op.add_column(sa.Column('name_message_id', sa.BigInteger(), nullable=True))
+    with op.batch_alter_table('trainer_prompts', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('refused_message_id', sa.BigInteger(), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('trainer_prompts', schema=None) as batch_op:
+        batch_op.drop_column('refused_message_id')
     with op.batch_alter_table('cohorts', schema=None) as batch_op:
         batch_op.drop_column('name_message_id')
