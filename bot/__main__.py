@@ -19,7 +19,7 @@ def _content_check(args) -> int:
         print(f"warning: {articles} not found: sources were checked against sources.yaml "
               "only, not against the article texts (pass --articles DIR)", file=sys.stderr)
     try:
-        content = load_content(args.content, args.articles)
+        content = load_content(args.content, args.articles, lint=True)
     except ContentError as exc:
         for problem in exc.problems:
             print(problem)

@@ -5,6 +5,7 @@ Like the coach, it derives everything from the database; the Telegram layer only
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
@@ -51,10 +52,13 @@ class Coaching:
         records = await self.store.finished_assessments(user_id, limit=1)
         return records[0] if records else None
 
-    def _titles(self, r: Renderer, item: PlanItem) -> tuple[str, str]:
+    def _titles(self, record, locale: str, item: PlanItem) -> tuple[str, str]:
+        """An action's title and first step, worded for the assessment's business."""
+        r = self.coach.renderer(locale, record.content_version)
+        business = r.business(record.state.context)
         item_id, level = item.recommendation_id.rsplit(".", 1)
-        text = r.texts.items[item_id].recommendations[int(level)]
-        return text.title, text.first_step
+        return (html.unescape(r.item_text(item_id, f"recommendations.{level}.title", business)),
+                r.item_text(item_id, f"recommendations.{level}.first_step", business))
 
     async def plan_screen(self, user_id: int, locale: str,
                           assessment_id: int | None = None) -> Screen | None:
@@ -69,13 +73,14 @@ class Coaching:
         items = await self.store.plan_items(record.state.id) if record else []
         if not items:
             return Screen(r.message("coach.plan_none"))
-        result = self.coach.compute(record)
         done_ids = {i.recommendation_id for i in items if i.done}
-        text = r.plan(result.plan, done_ids,
-                      header=r.message("coach.plan_header", done=len(done_ids), count=len(items)))
+        text = self.coach.renderer(locale, record.content_version).plan(
+            self.coach.stored_plan(record, items), done_ids,
+            header=r.message("coach.plan_header", done=len(done_ids), count=len(items)),
+            context=record.state.context)
         rows = []
         for n, item in enumerate(items, start=1):
-            title, _ = self._titles(r, item)
+            title, _ = self._titles(record, locale, item)
             mark = "☑" if item.done else "☐"
             rows.append((Button(f"{mark} {n}. {title}", ("pa", item.id, 0 if item.done else 1)),))
         return Screen(text, tuple(rows))
@@ -231,7 +236,7 @@ class Coaching:
         first_open = next((i for i in items if not i.done), None)
         if first_open is None:
             return Screen(r.message("coach.checkin_all_done"), tuple(buttons[1:]))
-        title, first_step = self._titles(r, first_open)
+        title, first_step = self._titles(record, locale, first_open)
         done = sum(1 for i in items if i.done)
         return Screen(r.message("coach.checkin", action=title, first_step=first_step, done=done,
                              count=len(items)), tuple(buttons))
@@ -270,7 +275,7 @@ class Coaching:
         next_open = next((i for i in items if not i.done), None)
         return r.message("coach.checkin_done", done=sum(1 for i in items if i.done),
                       count=len(items),
-                      next=self._titles(r, next_open)[0] if next_open else "")
+                      next=self._titles(record, locale, next_open)[0] if next_open else "")
 
     # --- history and lessons -------------------------------------------------------------------
     async def history(self, user_id: int, locale: str) -> str:
@@ -297,11 +302,15 @@ class Coaching:
                 if older else "",
                 "level": r.level(scores.get("level")),
                 "changes": changes,
+                # compared across content versions: the questions behind the scores changed
+                "questions_changed": bool(older) and records[n + 1].content_version
+                != record.content_version,
             })
         labels = r.texts.ui["coach"]["labels"]
         return self.coach.content.env.get_template("history.html.j2").render(
             title=labels["history_title"], overall_label=labels["overall"],
-            change_label=labels["change"], assessments=rows).strip()
+            change_label=labels["change"], questions_changed=r.message("questions_changed"),
+            assessments=rows).strip()
 
     def learn_menu(self, locale: str) -> Screen:
         r = self._r(locale)

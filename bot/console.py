@@ -100,7 +100,9 @@ async def _conversation(coach: Coach, locale: str, args, out, read) -> int:
 
 
 def _is_multi(coach: Coach, record) -> bool:
-    flow = coach.flow(record.state.mode)
+    flow = coach.flow_of(record)
+    if not 0 <= record.state.cursor < len(flow.steps):
+        return False
     step = flow.steps[record.state.cursor]
     return step.context is not None and step.context.multi
 
@@ -121,7 +123,8 @@ def _print_report(coach: Coach, report: Report, locale: str, args, out) -> None:
 
     print("\n" + to_plain(report.summary), file=out)
     print("\n" + to_plain(report.priorities), file=out)
-    print("\n" + to_plain(coach.renderer(locale).plan(report.result.plan)), file=out)
+    print("\n" + to_plain(coach.renderer(locale).plan(report.result.plan,
+                                                      context=report.result.context)), file=out)
     data_dir = Path("data")
     data_dir.mkdir(exist_ok=True)
     chart_path = Path(args.chart) if getattr(args, "chart", None) else \

@@ -105,8 +105,14 @@ def content_texts(content_dir: Path) -> Iterator[tuple[str, tuple[str, ...], str
             text = path.read_text(encoding="utf-8")
         except UnicodeDecodeError:  # an image
             continue
+        if rel.name == "lint.yaml":
+            continue  # words the check forbids: never shown to anyone
         if rel.parts[0] == "locales" and len(rel.parts) > 2:
             regions: tuple[str, ...] = (region_for(rel.parts[1]),)
+        elif rel.parts[0] == "archive" and len(rel.parts) > 4 and rel.parts[2] == "locales":
+            regions = (region_for(rel.parts[3]),)  # archive/<version>/locales/<locale>/...
+        elif rel.name == "zh-Hant-overrides.yaml":
+            regions = (region_for("zh-Hant"),)
         else:
             regions = REGIONS
         yield f"content/{rel.as_posix()}", regions, text

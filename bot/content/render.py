@@ -18,7 +18,8 @@ from babel.dates import format_skeleton, get_timezone_gmt, get_timezone_location
 from jinja2 import TemplateError, meta
 from markupsafe import Markup
 
-from bot.domain.bank import NOT_APPLICABLE, UNSURE
+from bot.domain.bank import NOT_APPLICABLE, UNSURE, Source
+from bot.domain.context import business_context
 from bot.domain.flow import (
     Answer,
     AssessmentState,
@@ -27,6 +28,7 @@ from bot.domain.flow import (
     EvidenceView,
     Flow,
     ItemView,
+    ReviewView,
 )
 from bot.domain.scoring import PlanAction, Priority, Result, score
 
@@ -62,10 +64,14 @@ def fmt_score(value: float | None, na: str) -> str:
 class Renderer:
     BAR_CELLS = 10
 
-    def __init__(self, content: Content, locale: str):
+    def __init__(self, content: Content, locale: str, version: str | None = None):
+        """Texts of one locale; item texts of one content version (None: the current one)."""
         self.content = content
         self.texts = content.locale(locale)
         self.locale = self.texts.locale
+        self.version = version if version in content.archived else content.bank.version
+        self.bank = content.bank_for(self.version)
+        self.items = self.texts.items_of(self.version)
         self._cache: dict[str, Any] = content.__dict__.setdefault("_compiled", {})
 
     # --- strings -----------------------------------------------------------------------------
@@ -130,20 +136,60 @@ class Renderer:
         return self.label("not_applicable") if level_id is None else self.model(
             f"levels.{level_id}.name")
 
-    def option_text(self, item_id: str, option_id: str) -> str:
+    # --- item texts: Jinja2 templates over the business --------------------------------------
+    def business(self, context: dict[str, tuple[str, ...]] | None) -> dict[str, Any]:
+        """The variables of item texts: the business context plus the trade's words (`v`)."""
+        values = business_context(context)
+        words = self.texts.model.get("sectors", {})
+        values["v"] = words.get(values["sector"]) or words.get("other") or {}
+        return values
+
+    def item_text(self, item_id: str, path: str, business: dict[str, Any]) -> Markup:
+        """One text of an item (`question`, `check`, `label`, `options.<id>.text`,
+        `recommendations.<level>.title` ...) rendered for this business; safe HTML."""
+        key = f"{self.locale}:{self.version}:{item_id}:{path}"
+        template = self._cache.get(key)
+        if template is None:
+            node: Any = self.items[item_id]
+            for part in path.split("."):
+                node = node[part] if isinstance(node, dict) else getattr(node, part)
+            template = self.content.env.from_string(str(node))
+            self._cache[key] = template
+        return Markup(" ".join(template.render(**business).split()))
+
+    def option_text(self, item_id: str, option_id: str, business: dict[str, Any] | None = None,
+                    label: bool = False) -> str:
+        """What an answer said (its full text, or its short `label`)."""
         if option_id == UNSURE:
             return self.button("unsure")
         if option_id == NOT_APPLICABLE:
             return self.button("na")
-        return self.texts.items[item_id].options.get(option_id, option_id)
+        if option_id not in self.items[item_id].options:
+            return option_id  # an option removed since: its id is all we have
+        return self.item_text(item_id, f"options.{option_id}.{'label' if label else 'text'}",
+                              business or self.business(None))
+
+    def item_label(self, item_id: str, business: dict[str, Any] | None = None) -> str:
+        return self.item_text(item_id, "label", business or self.business(None))
 
     def context_option(self, question_id: str, option_id: str) -> str:
-        if question_id == self.content.bank.priority_context:
-            return self.dimension(option_id)
         return self.model(f"context.{question_id}.options.{option_id}")
 
-    def source(self, src) -> str:
-        return self.message("source", article=src.article, section=src.section)
+    def source(self, src: Source, adapted: bool = False) -> str:
+        """A citation in the reader's language. zh-Hant cites the traditional copy where there
+        is one (003 for 001); en gives the section in English with the original beside it."""
+        article, section, original = src.article, src.section, ""
+        passage = self.content.passages.get(src.key) if src.key else None
+        if passage is not None and self.locale == "zh-Hant" and passage.hant is not None:
+            article, section = passage.hant.article, passage.hant.section
+        elif passage is not None and self.locale != "zh-Hans":
+            translated = self.texts.sources.get(src.key)
+            if translated and translated != section:
+                section, original = translated, (section if self.locale == "en" else "")
+        title = self.model(f"articles.{article}") if article in self.texts.model.get(
+            "articles", {}) else ""
+        return self.message("source", article=article, title=title, section=section,
+                            original=original, adapted=adapted)
 
     def bar(self, value: float | None, full_key: str = "bar") -> str:
         full, empty = self.texts.ui[full_key]["full"], self.texts.ui[full_key]["empty"]
@@ -156,14 +202,36 @@ class Renderer:
     # --- the assessment ----------------------------------------------------------------------
     def step(self, flow: Flow, state: AssessmentState) -> Screen:
         view = flow.view(state)
+        if isinstance(view, ReviewView):
+            return self._review(view)
         if isinstance(view, ContextView):
             return self._context(view)
+        business = self.business(state.context)
         if isinstance(view, ItemView):
-            return self._item(view)
+            return self._item(view, business)
         if isinstance(view, EvidenceView):
-            return self._evidence(view)
+            return self._evidence(view, business)
         assert isinstance(view, DoneView)
         return Screen(self.message("report_ready"))
+
+    def context_summary(self, context: dict[str, tuple[str, ...]]) -> list[dict]:
+        """Each context question's short name and the answers, in words."""
+        return [{"question": self.model(f"context.{q.id}.short"),
+                 "answer": self.label("list_separator").join(
+                     self.context_option(q.id, o) for o in context.get(q.id, ()))
+                 or self.label("not_applicable")}
+                for q in self.bank.context]
+
+    def _review(self, view: ReviewView) -> Screen:
+        """A retake: "the same business as last time?" with the earlier answers."""
+        pos = view.step.position
+        lines = Markup("\n").join(self.message("review_line", **row)
+                                   for row in self.context_summary(view.context))
+        text = self.message("review", answers=lines)
+        return Screen(text, (
+            (Button(self.button("review_same"), ("rv", pos, "y")),),
+            (Button(self.button("review_change"), ("rv", pos, "n")),),
+        ))
 
     def _nav(self, position: int) -> tuple[Button, ...]:
         row = []
@@ -183,10 +251,12 @@ class Renderer:
         buttons = []
         for option_id in q.options:
             label = self.context_option(q.id, option_id)
-            if q.multi and option_id in view.selected:
+            if option_id in view.selected:  # ticked, or (single choice) the earlier answer
                 label = f"✅ {label}"
             buttons.append(Button(label, ("ctx", pos, option_id)))
-        rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
+        # Outcomes of the "what matters most" question are longer: one per row.
+        per_row = 1 if q.id == self.bank.priority_context else 2
+        rows = [tuple(buttons[i:i + per_row]) for i in range(0, len(buttons), per_row)]
         if q.multi:
             rows.append((Button(self.button("done"), ("ok", pos)),))
         rows.append(self._nav(pos))
@@ -194,7 +264,7 @@ class Renderer:
 
     def _item_header(self, view) -> dict:
         item = view.step.item
-        index_id = next(k for k, dims in self.content.bank.indices.items()
+        index_id = next(k for k, dims in self.bank.indices.items()
                         if item.dimension in dims)
         return {
             "dimension": self.dimension(item.dimension),
@@ -204,18 +274,19 @@ class Renderer:
             "total": view.total,
         }
 
-    def _item(self, view: ItemView) -> Screen:
+    def _item(self, view: ItemView, business: dict[str, Any]) -> Screen:
         item = view.step.item
-        text = self.texts.items[item.id]
         pos = view.step.position
-        options = [{"text": text.options[o.id], "chosen": view.chosen == o.id}
-                   for o in item.options]
+        options = [{"text": self.option_text(item.id, o.id, business),
+                    "chosen": view.chosen == o.id} for o in item.options]
         body = self.content.env.get_template("question.html.j2").render(
-            question=text.question, options=options, **self._item_header(view))
+            question=self.item_text(item.id, "question", business), options=options,
+            **self._item_header(view))
         rows = []
         for n, o in enumerate(item.options, start=1):
             mark = "✓ " if view.chosen == o.id else ""
-            rows.append((Button(f"{mark}{n}. {text.options[o.id]}", ("ans", pos, o.id)),))
+            label = html.unescape(self.option_text(item.id, o.id, business, label=True))
+            rows.append((Button(f"{mark}{n}. {label}", ("ans", pos, o.id)),))
         extra = [Button(self._marked(self.button("unsure"), view.chosen == UNSURE),
                         ("ans", pos, UNSURE))]
         if item.not_applicable:
@@ -229,12 +300,12 @@ class Renderer:
     def _marked(label: str, chosen: bool) -> str:
         return f"✓ {label}" if chosen else label
 
-    def _evidence(self, view: EvidenceView) -> Screen:
+    def _evidence(self, view: EvidenceView, business: dict[str, Any]) -> Screen:
         item = view.step.item
         pos = view.step.position
         body_text = self.message("evidence_question",
-                              answer=self.option_text(item.id, view.chosen),
-                              example=self.texts.items[item.id].evidence or "")
+                                 answer=self.option_text(item.id, view.chosen, business),
+                                 check=self.item_text(item.id, "check", business))
         body = self.content.env.get_template("evidence.html.j2").render(
             body=body_text, **self._item_header(view))
         rows = (
@@ -248,7 +319,7 @@ class Renderer:
     def _dimension_rows(self, result: Result, previous: dict | None = None) -> list[dict]:
         na = self.label("not_applicable")
         rows = []
-        for d in self.content.bank.dimensions:
+        for d in self.bank.dimensions:
             value = result.dimensions[d]
             delta = ""
             if previous is not None:
@@ -274,8 +345,9 @@ class Renderer:
         return [{"name": self.model(f"indices.{k}"), "score": fmt_score(v, na)}
                 for k, v in result.indices.items()]
 
-    def _item_list(self, item_ids) -> str:
-        return self.label("list_separator").join(self.texts.items[i].question for i in item_ids)
+    def _item_list(self, item_ids, business: dict[str, Any] | None = None) -> str:
+        business = business or self.business(None)
+        return self.label("list_separator").join(self.item_label(i, business) for i in item_ids)
 
     def summary(self, result: Result, previous: dict | None = None) -> str:
         na = self.label("not_applicable")
@@ -289,10 +361,12 @@ class Renderer:
             indices=self._indices(result),
             dimensions=self._dimension_rows(result, previous),
             extremes=self.extremes(result),
-            blind_spots=self.message("blind_spots", items=self._item_list(result.blind_spots))
-            if result.blind_spots else "",
-            capped=self.message("capped_note", items=self._item_list(result.capped))
-            if result.capped else "",
+            questions_changed=self.message("questions_changed") if previous is not None
+            and previous.get("content_version", self.version) != self.version else "",
+            blind_spots=self.message("blind_spots", items=self._item_list(
+                result.blind_spots, self.business(result.context))) if result.blind_spots else "",
+            capped=self.message("capped_note", items=self._item_list(
+                result.capped, self.business(result.context))) if result.capped else "",
             confidence=self.message("confidence",
                                  label=self.model(f"confidence.{result.confidence}")),
         ).strip()
@@ -311,14 +385,31 @@ class Renderer:
                 self.message("summary_weakest", tied=len(result.weakest) > 1,
                              names=self.names(result.weakest))]
 
-    def priority_card(self, p: Priority) -> dict:
-        rec = self.texts.items[p.item_id].recommendations[p.recommendation.from_score]
+    def why(self, p: Priority, business: dict[str, Any]) -> Markup:
+        """Why this priority: what the owner answered, and what was capped or not known."""
+        answer = self.option_text(p.item_id, p.answer_option, business)
+        if p.unsure:
+            return self.message("why_unsure", item=self.item_label(p.item_id, business))
+        if p.capped:
+            capped_to = next((o.id for o in self.bank.item(p.item_id).options
+                              if o.score == p.score), None)
+            return self.message("why_capped", answer=answer, counted=self.option_text(
+                p.item_id, capped_to, business, label=True) if capped_to else "")
+        return self.message("why", answer=answer)
+
+    def priority_card(self, p: Priority, business: dict[str, Any] | None = None) -> dict:
+        business = business or self.business(None)
+        level = p.recommendation.level
+
+        def text(field: str) -> Markup:
+            return self.item_text(p.item_id, f"recommendations.{level}.{field}", business)
+
         return {
-            "title": rec.title, "what": rec.what, "first_step": rec.first_step,
-            "metric": rec.metric, "dimension": self.dimension(p.dimension),
+            "title": text("title"), "what": text("what"), "first_step": text("first_step"),
+            "metric": text("metric"), "dimension": self.dimension(p.dimension),
             "effort": self.model(f"effort.{p.recommendation.effort}"),
-            "why": self.message("why", answer=self.option_text(p.item_id, p.answer_option)),
-            "source": self.source(p.recommendation.source),
+            "why": self.why(p, business),
+            "source": self.source(p.recommendation.source, p.recommendation.adapted),
         }
 
     def priorities(self, result: Result) -> str:
@@ -326,19 +417,22 @@ class Renderer:
             return self.message("priorities_none")
         return self.content.env.get_template("priorities.html.j2").render(
             title=self.message("priorities_title", count=len(result.priorities)),
-            priorities=[self.priority_card(p) for p in result.priorities],
+            priorities=[self.priority_card(p, self.business(result.context))
+                        for p in result.priorities],
             first_step_label=self.label("first_step"),
             metric_label=self.label("metric"),
         ).strip()
 
-    def phases(self, plan: tuple[PlanAction, ...], done: set[str] | frozenset = frozenset()):
+    def phases(self, plan: tuple[PlanAction, ...], done: set[str] | frozenset = frozenset(),
+               context: dict[str, tuple[str, ...]] | None = None):
+        business = self.business(context)
         out = []
-        for phase in self.content.bank.plan_phases:
+        for phase in self.bank.plan_phases:
             actions = []
             for a in plan:
                 if a.phase != phase.id:
                     continue
-                card = self.priority_card(a.priority)
+                card = self.priority_card(a.priority, business)
                 card["mark"] = "☑" if a.priority.recommendation.id in done else "☐"
                 actions.append(card)
             if actions:
@@ -347,9 +441,11 @@ class Renderer:
                             "actions": actions})
         return out
 
-    def plan(self, plan: tuple[PlanAction, ...], done=frozenset(), header: str = "") -> str:
+    def plan(self, plan: tuple[PlanAction, ...], done=frozenset(), header: str = "",
+             context: dict[str, tuple[str, ...]] | None = None) -> str:
         return self.content.env.get_template("plan.html.j2").render(
-            title=self.label("plan_title"), header=header, phases=self.phases(plan, done),
+            title=self.label("plan_title"), header=header,
+            phases=self.phases(plan, done, context),
             first_step_label=self.label("first_step"), metric_label=self.label("metric"),
         ).strip()
 
@@ -357,50 +453,45 @@ class Renderer:
                  context: dict[str, tuple[str, ...]], when: datetime | None = None) -> str:
         """The full report as a standalone, printable HTML page."""
         na = self.label("not_applicable")
-        bank = self.content.bank
-        ctx_rows = [{"question": self.model(f"context.{q.id}.question"),
-                     "answer": ", ".join(self.context_option(q.id, o)
-                                         for o in context.get(q.id, ())) or "-"}
-                    for q in bank.context]
+        business = self.business(context)
         answer_rows = []
-        sources = set()
-        for item in bank.items_for(mode):
+        sources: dict[str, str] = {}
+        for item in self.bank.items_for(mode, business):
             a = answers.get(item.id)
             s = result.item_scores.get(item.id)
             answer_rows.append({
                 "dimension": self.dimension(item.dimension),
-                "question": self.texts.items[item.id].question,
-                "answer": self.option_text(item.id, a.option_id) if a else "-",
+                "question": self.item_text(item.id, "question", business),
+                "answer": self.option_text(item.id, a.option_id, business) if a else "-",
                 "score": na if s is None else s,
             })
-            sources.add(item.source)
+            sources[self.source(item.source)] = ""
         for p in result.priorities:
-            sources.add(p.recommendation.source)
+            sources[self.source(p.recommendation.source, p.recommendation.adapted)] = ""
         return self.content.env.get_template("report.html.j2").render(
             lang=self.locale,
             labels=self.texts.ui["labels"],
             generated=(when or datetime.now(UTC)).strftime("%Y-%m-%d"),
             mode=self.label(f"mode_{mode}"),
             confidence=self.message("confidence",
-                                 label=self.model(f"confidence.{result.confidence}")),
+                                    label=self.model(f"confidence.{result.confidence}")),
             overall=fmt_score(result.overall, na),
             level=self.level(result.level),
             level_description=self.model(f"levels.{result.level}.description")
             if result.level else "",
             indices=self._indices(result),
             dimensions=self._dimension_rows(result),
-            blind_spots=self.message("blind_spots", items=self._item_list(result.blind_spots))
-            if result.blind_spots else "",
-            capped=self.message("capped_note", items=self._item_list(result.capped))
-            if result.capped else "",
+            blind_spots=self.message("blind_spots", items=self._item_list(
+                result.blind_spots, business)) if result.blind_spots else "",
+            capped=self.message("capped_note", items=self._item_list(
+                result.capped, business)) if result.capped else "",
             priorities_title=to_plain(self.message("priorities_title",
-                                                count=len(result.priorities))),
-            priorities=[self.priority_card(p) for p in result.priorities],
-            phases=self.phases(result.plan),
-            context=ctx_rows,
+                                                   count=len(result.priorities))),
+            priorities=[self.priority_card(p, business) for p in result.priorities],
+            phases=self.phases(result.plan, context=context),
+            context=self.context_summary(context),
             answers=answer_rows,
-            sources=sorted(f"{s.article} · {self.model(f'articles.{s.article}')} · {s.section}"
-                           for s in sources),
+            sources=sorted(to_plain(s) for s in sources),
         )
 
 
@@ -416,15 +507,16 @@ def to_plain(text: str) -> str:
 SAMPLE_VALUE = "<b>&Co"
 
 
-def sample_answers(content: Content, mode: str, pattern=(0, 1, 2, 3, 4)) -> dict[str, Answer]:
+def sample_answers(bank, mode: str, pattern=(0, 1, 2, 3, 4),
+                   business: dict | None = None) -> dict[str, Answer]:
     answers = {}
-    for n, item in enumerate(content.bank.items_for(mode)):
+    items = bank.items_for(mode, business)
+    for n, item in enumerate(items):
         wanted = pattern[n % len(pattern)]
         option = next(o for o in item.options if o.score == wanted)
         evidence = (n % 2 == 0) if item.evidence and wanted >= 3 else None
         answers[item.id] = Answer(option.id, evidence)
-    first = content.bank.items_for(mode)[0]
-    answers[first.id] = Answer(UNSURE)
+    answers[items[0].id] = Answer(UNSURE)
     return answers
 
 
@@ -437,10 +529,10 @@ class Sample:
 
 
 def render_samples(content: Content) -> Iterator[Sample | Problem]:
-    """Render every ui string and every template in every locale with sample data.
+    """Render every ui string and every template in every locale with sample data, and every
+    screen, report and recommendation of every content version for one sample business.
 
     Yields each rendered text as a Sample and each failure as a Problem (then goes on)."""
-    bank = content.bank
     for locale, texts in content.texts.items():
         ui_file = f"locales/{locale}/ui*.yaml"
         flat = _flatten_ui(texts.ui)
@@ -458,42 +550,51 @@ def render_samples(content: Content) -> Iterator[Sample | Problem]:
                         **{n: SAMPLE_VALUE for n in names}))
                 except TemplateError as exc:
                     yield Problem(ui_file, where, "template", str(exc))
-        r = Renderer(content, locale)
-        where = "-"
-        try:
-            for mode in ("full", "quick"):
-                flow = Flow(bank, mode)
-                answers = sample_answers(content, mode)
-                context = {q.id: q.options[:1] for q in bank.context}
-                state = AssessmentState(1, mode, 0, False, context, answers)
-                for step in flow.steps:
-                    where = step.item.id if step.item else step.context.id
-                    state.cursor = step.position
-                    yield from _screen_samples(locale, where, r.step(flow, state))
-                    if step.item and step.item.evidence:
-                        top = next(o for o in step.item.options if o.score == 4)
-                        probe = AssessmentState(1, mode, step.position, False, context,
-                                                {**answers, step.item.id: Answer(top.id)})
-                        yield from _screen_samples(locale, where, r.step(flow, probe))
-                where = "report"
-                result = score(bank, mode, answers, context)
-                done = {a.priority.recommendation.id for a in result.plan[:1]}  # ☑ and ☐
-                previous = {**result.as_snapshot(), "dimensions": {  # ▲ +7 and ▼ −7
-                    d: (v or 0) + (7 if n % 2 else -7)
-                    for n, (d, v) in enumerate(result.dimensions.items())}}
-                for text in (r.summary(result, previous), r.summary(result, result.as_snapshot()),
-                             r.priorities(result), r.plan(result.plan, done),
-                             r.document(result, mode, answers, context)):
-                    yield Sample(locale, where, text)
-            for item in bank.items:  # every recommendation of every item
-                where = item.id
-                for rec in item.recommendations:
-                    card = r.priority_card(Priority(item.id, item.dimension, rec.from_score,
-                                                    item.options[0].id, rec, 1.0))
-                    yield Sample(locale, where, "\n".join(str(v) for v in card.values()))
-        except (TemplateError, KeyError, AttributeError, TypeError) as exc:
-            yield Problem(f"locales/{locale} + templates/", where, "render",
-                          f"{type(exc).__name__}: {exc}")
+        for version in (content.bank.version, *content.archived):
+            r = Renderer(content, locale, version)
+            bank = r.bank
+            where = "-"
+            try:
+                for mode in ("full", "quick"):
+                    flow = Flow(bank, mode)
+                    context = {q.id: q.options[:1] for q in bank.context}
+                    business = r.business(context)
+                    answers = sample_answers(bank, mode, business=business)
+                    state = AssessmentState(1, mode, 0, False, context, answers, prefilled=True)
+                    for step in flow.steps:
+                        if not flow.is_active(state, step.position):
+                            continue
+                        where = step.item.id if step.item else (
+                            step.context.id if step.context else "review")
+                        state.cursor = step.position
+                        yield from _screen_samples(locale, where, r.step(flow, state))
+                        if step.item and step.item.evidence:
+                            top = next(o for o in step.item.options if o.score == 4)
+                            probe = AssessmentState(1, mode, step.position, False, context,
+                                                    {**answers, step.item.id: Answer(top.id)})
+                            yield from _screen_samples(locale, where, r.step(flow, probe))
+                    where = "report"
+                    result = score(bank, mode, answers, context)
+                    done = {a.priority.recommendation.id for a in result.plan[:1]}  # ☑ and ☐
+                    previous = {**result.as_snapshot(), "dimensions": {  # ▲ +7 and ▼ −7
+                        d: (v or 0) + (7 if n % 2 else -7)
+                        for n, (d, v) in enumerate(result.dimensions.items())}}
+                    for text in (r.summary(result, previous),
+                                 r.summary(result, result.as_snapshot()),
+                                 r.priorities(result), r.plan(result.plan, done, context=context),
+                                 r.document(result, mode, answers, context)):
+                        yield Sample(locale, where, text)
+                for item in bank.items:  # every recommendation of every item
+                    where = item.id
+                    for rec in item.recommendations:
+                        card = r.priority_card(Priority(
+                            item.id, item.dimension, rec.from_score,
+                            UNSURE if rec.unsure else item.options[0].id, rec, 1.0),
+                            r.business(None))
+                        yield Sample(locale, where, "\n".join(str(v) for v in card.values()))
+            except (TemplateError, KeyError, AttributeError, TypeError) as exc:
+                yield Problem(f"locales/{locale} + templates/ ({version})", where, "render",
+                              f"{type(exc).__name__}: {exc}")
 
 
 def _screen_samples(locale: str, where: str, screen: Screen) -> Iterator[Sample]:

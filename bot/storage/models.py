@@ -30,7 +30,8 @@ class Assessment(SQLModel, table=True):
     mode: str = Field(max_length=8)  # full | quick
     status: str = Field(default="open", max_length=10, index=True)  # open|finished|abandoned
     content_version: str = Field(max_length=32)
-    cursor: int = 0
+    cursor: int = 0  # -1: not placed yet (after a content upgrade); see Coach._placed
+    prefilled: bool = False  # context copied from the user's previous assessment (a retake)
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     scores: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)

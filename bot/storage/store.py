@@ -158,6 +158,7 @@ def _record(conn, row) -> AssessmentRecord:
                  for kind, key, value, _ in parts if kind == "c"},
         answers={key: DomainAnswer(value, None if evidence is None else bool(evidence))
                  for kind, key, value, evidence in parts if kind == "a"},
+        prefilled=bool(row.prefilled),
     )
     return AssessmentRecord(state, row.user_id, row.status, row.content_version,
                             row.message_id, row.created_at, row.finished_at, row.scores)
@@ -191,15 +192,38 @@ def _admit(conn, update_id: int, user_id: int | None,
     return True, (_ensure_user(conn, user_id, language) if user_id is not None else None)
 
 
-def _start_assessment(conn, user_id: int, mode: str, version: str) -> AssessmentRecord:
+def _previous_context(conn, user_id: int) -> dict[str, str]:
+    """The context answers of the user's latest assessment that has all of them asked
+    (question id -> stored options), or {} for a first assessment."""
+    latest = conn.execute(select(_A.c.id).where(_A.c.user_id == user_id,
+                                                _A.c.status == "finished")
+                          .order_by(_A.c.id.desc()).limit(1)).scalar()
+    if latest is None:
+        return {}
+    return {q: o for q, o in conn.execute(select(_CTX.c.question_id, _CTX.c.options)
+                                          .where(_CTX.c.assessment_id == latest))}
+
+
+def _start_assessment(conn, user_id: int, mode: str, version: str,
+                      positions: tuple[int, int], questions: tuple[str, ...]) -> AssessmentRecord:
     now = utcnow()
     conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
                  .values(status="abandoned", updated_at=now))
+    previous = _previous_context(conn, user_id)
+    prefilled = bool(previous) and all(q in previous for q in questions)
+    cursor = positions[0] if prefilled else positions[1]
     result = conn.execute(insert(_A).values(user_id=user_id, mode=mode, status="open",
-                                            content_version=version, cursor=0,
-                                            created_at=now, updated_at=now))
-    return AssessmentRecord(AssessmentState(result.inserted_primary_key[0], mode), user_id,
-                            "open", version, None, now, None, None)
+                                            content_version=version, cursor=cursor,
+                                            prefilled=prefilled, created_at=now, updated_at=now))
+    assessment_id = result.inserted_primary_key[0]
+    context: dict[str, tuple[str, ...]] = {}
+    if prefilled:
+        conn.execute(insert(_CTX), [
+            {"assessment_id": assessment_id, "question_id": q, "options": previous[q],
+             "answered_at": now} for q in questions])
+        context = {q: tuple(o for o in previous[q].split(",") if o) for q in questions}
+    state = AssessmentState(assessment_id, mode, cursor, context=context, prefilled=prefilled)
+    return AssessmentRecord(state, user_id, "open", version, None, now, None, None)
 
 
 def _apply_move(conn, move: Move) -> bool:
@@ -347,9 +371,16 @@ class Store:
             update(_U).where(_U.c.id == user_id).values(active=active)))
 
     # --- assessments -------------------------------------------------------------------------
-    async def start_assessment(self, user_id: int, mode: str, version: str) -> AssessmentRecord:
-        """A new open assessment; any other open one of the user is set aside (kept, not lost)."""
-        return await self._run(_start_assessment, user_id, mode, version)
+    async def start_assessment(self, user_id: int, mode: str, version: str,
+                               positions: tuple[int, int] = (0, 1),
+                               questions: tuple[str, ...] = ()) -> AssessmentRecord:
+        """A new open assessment; any other open one of the user is set aside (kept, not lost).
+
+        When the user finished an assessment before and it answered every context question in
+        `questions`, those answers are copied in (a retake asks "still the same business?"
+        instead of the questions) and the cursor starts at `positions[0]`, else at
+        `positions[1]`."""
+        return await self._run(_start_assessment, user_id, mode, version, positions, questions)
 
     async def open_assessment(self, user_id: int) -> AssessmentRecord | None:
         return await self._run(_load_where, (_A.c.user_id == user_id, _A.c.status == "open"),
@@ -383,10 +414,17 @@ class Store:
         return await self._run(unit)
 
     async def previous_scores(self, user_id: int, before_id: int) -> dict | None:
-        return await self._run(lambda conn: conn.execute(
-            select(_A.c.scores).where(_A.c.user_id == user_id, _A.c.status == "finished",
-                                      _A.c.id < before_id)
-            .order_by(_A.c.id.desc()).limit(1)).scalar())
+        """The score snapshot of the user's finished assessment before `before_id`, with the
+        content version it was taken with (`content_version`), or None."""
+        def unit(conn):
+            row = conn.execute(
+                select(_A.c.scores, _A.c.content_version)
+                .where(_A.c.user_id == user_id, _A.c.status == "finished", _A.c.id < before_id)
+                .order_by(_A.c.id.desc()).limit(1)).first()
+            if row is None or row.scores is None:
+                return None
+            return {**row.scores, "content_version": row.content_version}
+        return await self._run(unit)
 
     # --- the plan ----------------------------------------------------------------------------
     async def plan_items(self, assessment_id: int) -> list[PlanItem]:

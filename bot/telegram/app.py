@@ -30,7 +30,7 @@ from bot.service import Coach
 from bot.storage import Store
 
 from . import handlers as h
-from .callbacks import PATTERNS
+from .callbacks import ASSESSMENT_TAPS, PATTERNS
 from .chats import ALLOWED_UPDATES
 from .gate import gate
 from .logs import configure_logging
@@ -104,7 +104,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("retake", h.retake, filters=private))
     app.add_handler(CommandHandler("timezone", h.timezone_command, filters=private))
     app.add_handler(CommandHandler("settings", h.settings_command, filters=private))
-    for kind in ("ans", "ev", "ctx", "ok", "back", "pause"):
+    for kind in ASSESSMENT_TAPS:
         app.add_handler(CallbackQueryHandler(h.tap, pattern=PATTERNS[kind]))
     app.add_handler(CallbackQueryHandler(h.begin, pattern=PATTERNS["new"]))
     app.add_handler(CallbackQueryHandler(h.resume, pattern=PATTERNS["go"]))

@@ -2,7 +2,8 @@
 
 Assessment buttons carry the assessment id and the step position (and the option), so a tap
 can be checked against the database before anything is written:
-  ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>   ok:<aid>:<pos>
+  ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   rv:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>
+  ok:<aid>:<pos>
   back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
 Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
   rep   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>
@@ -27,6 +28,7 @@ _OPT = r"([a-z0-9_]{1,32})"
 PATTERNS = {
     "ans": re.compile(rf"^ans:{_ID}:{_ID}:{_OPT}$"),
     "ev": re.compile(rf"^ev:{_ID}:{_ID}:([yn])$"),
+    "rv": re.compile(rf"^rv:{_ID}:{_ID}:([yn])$"),  # a retake: the same business (y) or not
     "ctx": re.compile(rf"^ctx:{_ID}:{_ID}:{_OPT}$"),
     "ok": re.compile(rf"^ok:{_ID}:{_ID}$"),
     "back": re.compile(rf"^back:{_ID}:{_ID}$"),
@@ -45,7 +47,7 @@ PATTERNS = {
     "tz": re.compile(rf"^tz:([A-Za-z][A-Za-z0-9_+/-]{{0,39}})(?::{_ID}:(7|30))?$"),
     "tzo": re.compile(rf"^tzo(?::{_ID}:(7|30))?$"),
 }
-ASSESSMENT_TAPS = ("ans", "ev", "ctx", "ok", "back", "pause")
+ASSESSMENT_TAPS = ("ans", "ev", "rv", "ctx", "ok", "back", "pause")
 
 
 def encode(action: tuple) -> str:
