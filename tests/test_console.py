@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers_domain import FULL_ITEMS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,7 +25,7 @@ def test_yes_2_reaches_the_report_and_saves_the_chart(tmp_path):
     done = run_console(tmp_path, "--lang", "en", answers="2\n" * 400)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "24/24" in out and "Your trust & CX report" in out
+    assert f"{FULL_ITEMS}/{FULL_ITEMS}" in out and "Your trust & CX report" in out
     assert "Your top 3 priorities" in out and "30/60/90-day plan" in out
     chart = Path(out.split("chart: ")[1].splitlines()[0])
     assert chart.read_bytes().startswith(b"\x89PNG")

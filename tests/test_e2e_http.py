@@ -39,7 +39,7 @@ def test_quick_check_over_http(api, bot):
     assert "Hello, Ann!" in welcome.params["text"]
 
     assert "What kind of business" in tap(api, "Quick check").params["text"]
-    for label in ("Café", "2-5", "In person", "Marketplaces", "Done", "Customer perspective",
+    for label in ("Café", "2-5", "In person", "Marketplaces", "Done", "Easy to buy",
                   "Done"):  # the long option ids ("marketplace") too
         shown = tap(api, label)
     assert "1/8" in shown.params["text"]

@@ -30,6 +30,7 @@ from bot.domain.schedule import (
 from bot.domain.scoring import extremes
 from bot.storage.cohorts import CohortStore
 from bot.telegram.reminders import send_due_reminders
+from tests.helpers_domain import FULL_ITEMS
 
 from .conftest import Person
 from .fakes import BOT_USER, buttons
@@ -156,7 +157,7 @@ async def test_a_tap_on_a_message_too_old_to_reach_gets_a_new_message(app, perso
         "id": "old", "from": user_json(p.id), "chat_instance": "ci", "data": data,
         "message": {"message_id": p.screen.message_id, "date": 0, "chat": private(p)}}})
     assert len((await store.open_assessment(p.id)).state.answers) == 1
-    assert "2/24" in p.screen.text and len(telegram.called("editMessageText")) == edits
+    assert f"2/{FULL_ITEMS}" in p.screen.text and len(telegram.called("editMessageText")) == edits
     assert (await store.open_assessment(p.id)).message_id == p.screen.message_id
     assert errors.seen == []
 
@@ -203,7 +204,7 @@ async def test_zh_hans_check_in_asks_the_zone_once_and_comes_at_ten_in_shanghai(
     await p.tap("快速自查")
     await p.tap("咖啡馆")
     await p.tap("2-5")
-    await p.tap("到店")
+    await p.tap("面对面")
     await p.tap("完成")
     await p.tap("完成")
     for _ in range(8):
@@ -540,7 +541,7 @@ async def test_one_priority_and_a_tie_for_strongest(app, person, telegram, store
     for n in range(8):
         await p.tap(4 if n else 1)  # the first item scores 1, the rest 4
         if any(d.startswith("ev:") for _, d in buttons(p.screen)):
-            await p.tap("Yes, I could show it")
+            await p.tap("Yes, every one")
     summary = next(t for t in p.texts if "Trust Index" in t)
     assert "Strongest, tied: " in summary and "Weakest: Integrity" in summary
     priorities = next(t for t in p.texts if "priorit" in t)

@@ -30,6 +30,7 @@ from bot.storage import Store
 from bot.storage.cohorts import CohortStore
 from bot.telegram.app import build_application
 from bot.telegram.reminders import send_due_reminders
+from tests.helpers_domain import FULL_ITEMS
 
 from .conftest import Person, make_app
 from .fakes import FakeTelegram, buttons
@@ -121,7 +122,7 @@ async def answer_an_item(w: World) -> Tap:
 
     async def done():
         assert len((await w.store.open_assessment(p.id)).state.answers) == 1
-        assert shown(p, "2/24")
+        assert shown(p, f"2/{FULL_ITEMS}")
     return Tap(p, buttons(p.screen)[1][1], done)
 
 
@@ -129,7 +130,7 @@ async def answer_an_item(w: World) -> Tap:
 async def answer_the_evidence_check(w: World) -> Tap:
     p = w.person()
     await on_first_item(p)
-    for _ in range(24):  # the best option until an item asks for evidence
+    for _ in range(FULL_ITEMS):  # the best option until an item asks for evidence
         if any(d.startswith("ev:") for _, d in buttons(p.screen)):
             break
         await p.tap(4)
@@ -163,8 +164,28 @@ async def confirm_a_multiple_choice(w: World) -> Tap:
     await p.tap("In person")
 
     async def done():
-        assert await cursor(p) == 3
+        assert await cursor(p) == 4  # on to "what matters most"
     return Tap(p, data_of(p, "ok:"), done)
+
+
+@scenario("rv:1:0:y")
+async def same_business_as_last_time(w: World) -> Tap:
+    p = w.person()
+    await p.send("/start")
+    await p.tap("Quick check")
+    for label in ("Café", "2-5", "In person", "Done", "Done"):
+        await p.tap(label)
+    for _ in range(8):
+        await p.tap(1)
+    await p.send("/retake")
+    first_item = p.app.bot_data["coach"].flow("full").first_item
+
+    async def done():
+        record = await w.store.open_assessment(p.id)
+        assert record.state.cursor == first_item and record.state.prefilled
+        assert record.state.context["sector"] == ("cafe",)
+        assert shown(p, f"1/{FULL_ITEMS}")
+    return Tap(p, data_of(p, "rv:").rsplit(":", 1)[0] + ":y", done)
 
 
 @scenario("back:1:5")
@@ -176,7 +197,7 @@ async def go_back(w: World) -> Tap:
 
     async def done():
         assert await cursor(p) == at - 1
-        assert shown(p, "1/24")
+        assert shown(p, f"1/{FULL_ITEMS}")
     return Tap(p, data_of(p, "back:"), done)
 
 
@@ -186,7 +207,7 @@ async def pause(w: World) -> Tap:
     await on_first_item(p)
 
     async def done():
-        assert shown(p, "Paused at 1/24")
+        assert shown(p, f"Paused at 1/{FULL_ITEMS}")
     return Tap(p, data_of(p, "pause:"), done)
 
 
@@ -208,7 +229,7 @@ async def resume(w: World) -> Tap:
     await p.tap("Pause")
 
     async def done():
-        assert p.screen.text.count("1/24") and "Paused" not in p.screen.text
+        assert p.screen.text.count(f"1/{FULL_ITEMS}") and "Paused" not in p.screen.text
     return Tap(p, data_of(p, "go:"), done)
 
 
