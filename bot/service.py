@@ -66,6 +66,9 @@ class Coach:
         self.content = content
         self.store = store
         self._flows: dict[tuple[str, str], Flow] = {}
+        # Called with the record when a staff member finishes their assessment of a business
+        # (the 360° check publishes the team's average from them).
+        self.staff_finished: list = []
 
     def flow(self, mode: str, version: str | None = None) -> Flow:
         """The flow of a mode in a content version (an archived one for assessments taken with
@@ -205,6 +208,9 @@ class Coach:
         record.state = apply_move(record.state, outcome.move)
         if flow.is_complete(record.state):
             report = await self.finish(record, locale)
+            if report is None:  # a staff member's answers about the business: thanks, no report
+                return TapResult(Verdict.APPLIED, None, Screen(r.message("feedback.staff_done")),
+                                 record)
             return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")), record,
                              report)
         return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale), record)
@@ -252,7 +258,7 @@ class Coach:
     def compute(self, record: AssessmentRecord) -> Result:
         """The result from the stored answers, scored with the bank they were given in."""
         return score(self.content.bank_for(record.content_version), record.state.mode,
-                     record.state.answers, record.state.context)
+                     record.state.answers, record.state.context, record.state.staff)
 
     def stored_plan(self, record: AssessmentRecord, items) -> tuple[PlanAction, ...]:
         """The plan as it was made when the assessment finished (its stored actions and
@@ -273,12 +279,20 @@ class Coach:
                 answer.option_id if answer else UNSURE, rec, 0.0, item_id in result.capped)))
         return tuple(out)
 
-    async def finish(self, record: AssessmentRecord, locale: str) -> Report:
+    async def finish(self, record: AssessmentRecord, locale: str) -> Report | None:
+        """Close the assessment with its scores (and plan) and make its report. A staff member's
+        assessment of a business (the 360° check) has no report: its scores go into the team's
+        average (the `staff_finished` hooks), and None is returned."""
         result = self.compute(record)
-        plan = [(a.priority.recommendation.id, a.phase) for a in result.plan]
+        plan = [] if record.state.staff else \
+            [(a.priority.recommendation.id, a.phase) for a in result.plan]
         await self.store.finish(record.state.id, result.as_snapshot(), plan)
         record.status = "finished"
         record.state.finished = True
+        if record.state.staff:
+            for hook in self.staff_finished:
+                await hook(record)
+            return None
         return await self.report(record, locale, result)
 
     async def finish_if_complete(self, record: AssessmentRecord, locale: str) -> Report | None:

@@ -41,6 +41,7 @@ from bot.domain.bank import (
     Source,
 )
 from bot.domain.context import business_context
+from bot.domain.feedback import Pulse, PulseQuestion
 
 LOCALES = ("zh-Hans", "zh-Hant", "en")
 PRIMARY_LOCALE = "zh-Hans"
@@ -141,6 +142,26 @@ class DimensionFile(_Strict):
     items: list[ItemModel] = Field(min_length=1)
 
 
+class PulseQuestionModel(_Strict):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]{2,19}$")
+    dimension: str
+    source: SourceRef
+    options: list[OptionModel] = Field(min_length=5, max_length=5)
+
+
+class PulseFile(_Strict):
+    questions: list[PulseQuestionModel] = Field(min_length=1)
+
+
+class GapModel(_Strict):
+    effort: str = Field(pattern=r"^(small|medium|large)$")
+    source: SourceRef
+
+
+class GapsFile(_Strict):
+    gaps: dict[str, GapModel]
+
+
 class LevelModel(_Strict):
     id: str
     min: float
@@ -219,6 +240,11 @@ class ItemText(_Strict):
         return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
+class PulseText(_Strict):
+    question: str = Field(min_length=1)
+    options: dict[str, OptionText]
+
+
 class LessonText(_Strict):
     title: str = Field(min_length=1)
     paragraphs: list[str] = Field(min_length=3, max_length=6)
@@ -243,6 +269,8 @@ class LocaleTexts:
     workshops: dict[str, WorkshopText]
     sources: dict[str, str] = field(default_factory=dict)  # passage key -> section in this locale
     archived_items: dict[str, dict[str, ItemText]] = field(default_factory=dict)  # by version
+    pulse: dict[str, PulseText] = field(default_factory=dict)  # customer pulse question texts
+    gaps: dict[str, RecText] = field(default_factory=dict)  # "close the gap" advice per dimension
 
     def items_of(self, version: str | None) -> dict[str, ItemText]:
         """The item texts of a content version (the current one for None or an unknown one)."""
@@ -260,6 +288,8 @@ class Content:
     env: Environment = field(repr=False, default=None)  # type: ignore[assignment]
     passages: dict[str, PassageModel] = field(default_factory=dict)
     archived: dict[str, Bank] = field(default_factory=dict)  # version -> frozen bank
+    pulse: Pulse | None = None  # the customer pulse (the 360° check)
+    gaps: dict[str, tuple[str, Source]] = field(default_factory=dict)  # dimension -> (effort, source)
 
     def locale(self, locale: str) -> LocaleTexts:
         return self.texts.get(locale) or self.texts[PRIMARY_LOCALE]
@@ -616,7 +646,69 @@ def _load_locale(col, root, locale, bank, lesson_bank, archive) -> LocaleTexts:
             for d in bank.dimensions:
                 if d not in table:
                     col.add(path, d, "-", f"{kind} is missing in this locale")
-    return LocaleTexts(locale, ui, model, items, lessons, workshops, sources, archived_items)
+    pulse = _parse_map(col, base / "pulse.yaml", PulseText, col.read_yaml(base / "pulse.yaml"))
+    gaps = _parse_map(col, base / "gaps.yaml", RecText, col.read_yaml(base / "gaps.yaml"))
+    return LocaleTexts(locale, ui, model, items, lessons, workshops, sources, archived_items,
+                       pulse, gaps)
+
+
+def _build_pulse(col: _Collector, root: Path, bank: Bank | None,
+                 passages: dict[str, PassageModel]) -> tuple[Pulse | None, dict]:
+    """The customer pulse (one question per dimension, in the model's order) and the gap
+    advice's effort and source per dimension."""
+    path = root / "bank" / "pulse.yaml"
+    parsed = col.parse(path, PulseFile, col.read_yaml(path), where_key="questions")
+    gaps_path = root / "bank" / "gaps.yaml"
+    gap_file = col.parse(gaps_path, GapsFile, col.read_yaml(gaps_path))
+    if parsed is None or bank is None:
+        return None, {}
+    questions = []
+    for q in parsed.questions:
+        if q.dimension not in bank.dimensions:
+            col.add(path, q.id, "dimension", f"unknown dimension {q.dimension!r}")
+        if [o.score for o in q.options] != [0, 1, 2, 3, 4]:
+            col.add(path, q.id, "options", "five options scoring 0-4, worst to best")
+        if len({o.id for o in q.options}) != 5 or any(o.id == "na" for o in q.options):
+            col.add(path, q.id, "options", "option ids unique, none of them 'na'")
+        _resolve(col, path, q.id, "source", q.source, passages, inline_ok=False)
+        questions.append(PulseQuestion(q.id, q.dimension,
+                                       tuple(Option(o.id, o.score) for o in q.options)))
+    order = {d: n for n, d in enumerate(bank.dimensions)}
+    if sorted(q.dimension for q in questions) != sorted(bank.dimensions):
+        col.add(path, "-", "questions", "exactly one question per dimension")
+    questions.sort(key=lambda q: order.get(q.dimension, 99))
+    gaps: dict[str, tuple[str, Source]] = {}
+    if gap_file is not None:
+        for d in bank.dimensions:
+            g = gap_file.gaps.get(d)
+            if g is None:
+                col.add(gaps_path, d, "-", "the dimension has no gap advice")
+                continue
+            gaps[d] = (g.effort, _resolve(col, gaps_path, d, "source", g.source, passages,
+                                          inline_ok=False))
+    return Pulse(tuple(questions)), gaps
+
+
+def _check_pulse_texts(col, root, pulse: Pulse | None, texts: dict[str, LocaleTexts],
+                       bank: Bank | None) -> None:
+    if pulse is None or bank is None:
+        return
+    for loc, lt in texts.items():
+        path = root / "locales" / loc / "pulse.yaml"
+        for q in pulse.questions:
+            text = lt.pulse.get(q.id)
+            if text is None:
+                col.add(path, q.id, "-", "question is missing in this locale")
+                continue
+            for o in q.options:
+                if o.id not in text.options:
+                    col.add(path, q.id, f"options.{o.id}", "option text is missing")
+        for extra in set(lt.pulse) - {q.id for q in pulse.questions}:
+            col.add(path, extra, "-", "no such question in content/bank/pulse.yaml")
+        gaps_path = root / "locales" / loc / "gaps.yaml"
+        for d in bank.dimensions:
+            if d not in lt.gaps:
+                col.add(gaps_path, d, "-", "gap advice is missing in this locale")
 
 
 def _check_item_text(col, path, item: Item, text: ItemText, archived: bool = False) -> None:
@@ -798,7 +890,9 @@ def load_content(
     bank_files = ([(bank, item_files)] if bank is not None else []) + [
         (old, {}) for old, _ in archive.values()]
     _check_sources(col, root, bank_files, sources, arts, lesson_bank, lessons_path)
+    pulse, gaps = _build_pulse(col, root, bank, passages)
     texts = {loc: _load_locale(col, root, loc, bank, lesson_bank, archive) for loc in LOCALES}
+    _check_pulse_texts(col, root, pulse, texts, bank)
     _check_parity(col, root, texts)
     _check_locale_sources(col, root, sources, texts)
     if bank is not None:
@@ -821,6 +915,8 @@ def load_content(
             env=env,
             passages=dict(passages),
             archived={version: old for version, (old, _) in archive.items()},
+            pulse=pulse,
+            gaps=gaps,
         )
     if content is not None and render_check and not col.problems:
         from .render import render_problems  # a sample render of every template and string

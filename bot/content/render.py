@@ -120,6 +120,10 @@ class Renderer:
         """Dimension names joined as a list in this language ("A, B", "A、B")."""
         return self.label("names_separator").join(self.dimension(d) for d in dimensions)
 
+    def plain(self, key: str, **ctx: Any) -> str:
+        """A ui.yaml message as plain text (a button label, a filename): rendered, unescaped."""
+        return html.unescape(str(self.message(key, **ctx)))
+
     def button(self, key: str) -> str:
         return str(self.texts.ui["buttons"][key])
 
@@ -137,9 +141,11 @@ class Renderer:
             f"levels.{level_id}.name")
 
     # --- item texts: Jinja2 templates over the business --------------------------------------
-    def business(self, context: dict[str, tuple[str, ...]] | None) -> dict[str, Any]:
-        """The variables of item texts: the business context plus the trade's words (`v`)."""
-        values = business_context(context)
+    def business(self, context: dict[str, tuple[str, ...]] | None,
+                 staff: bool = False) -> dict[str, Any]:
+        """The variables of item texts: the business context plus the trade's words (`v`);
+        `staff` for a staff member answering about the business."""
+        values = business_context(context, staff)
         words = self.texts.model.get("sectors", {})
         values["v"] = words.get(values["sector"]) or words.get("other") or {}
         return values
@@ -206,7 +212,7 @@ class Renderer:
             return self._review(view)
         if isinstance(view, ContextView):
             return self._context(view)
-        business = self.business(state.context)
+        business = self.business(state.context, state.staff)
         if isinstance(view, ItemView):
             return self._item(view, business)
         if isinstance(view, EvidenceView):

@@ -55,6 +55,7 @@ class AssessmentState:
     context: dict[str, tuple[str, ...]] = field(default_factory=dict)
     answers: dict[str, Answer] = field(default_factory=dict)
     prefilled: bool = False  # context copied from the owner's previous assessment
+    staff: bool = False  # a staff member's assessment of the business (the team view)
 
 
 class Verdict(Enum):
@@ -135,10 +136,10 @@ class Flow:
     # --- which steps are asked ------------------------------------------------------------------
     def active_items(self, state: AssessmentState) -> tuple[Item, ...]:
         """The items this business is asked, in order (from its context answers)."""
-        return self.bank.items_for(self.mode, business_context(state.context))
+        return self.bank.items_for(self.mode, business_context(state.context, state.staff))
 
     def _active_ids(self, state: AssessmentState) -> frozenset[str]:
-        key = tuple(sorted(state.context.items()))
+        key = (tuple(sorted(state.context.items())), state.staff)
         ids = self._active_cache.get(key)
         if ids is None:
             ids = frozenset(i.id for i in self.active_items(state))
@@ -342,7 +343,7 @@ class Flow:
 def _with_context(state: AssessmentState, chosen: tuple[str, tuple[str, ...]]) -> AssessmentState:
     return AssessmentState(state.id, state.mode, state.cursor, state.finished,
                            {**state.context, chosen[0]: chosen[1]}, state.answers,
-                           state.prefilled)
+                           state.prefilled, state.staff)
 
 
 def apply_move(state: AssessmentState, move: Move) -> AssessmentState:
@@ -354,5 +355,6 @@ def apply_move(state: AssessmentState, move: Move) -> AssessmentState:
     if move.answer is not None:
         answers[move.answer[0]] = move.answer[1]
     return AssessmentState(
-        state.id, state.mode, move.new_cursor, state.finished, context, answers, state.prefilled
+        state.id, state.mode, move.new_cursor, state.finished, context, answers, state.prefilled,
+        state.staff,
     )

@@ -118,13 +118,14 @@ def confidence_of(mode: str, applicable: int, unsure: int) -> str:
 
 
 def score(
-    bank: Bank, mode: str, answers: dict[str, Answer], context: dict[str, tuple[str, ...]]
+    bank: Bank, mode: str, answers: dict[str, Answer], context: dict[str, tuple[str, ...]],
+    staff: bool = False,
 ) -> Result:
     """Score one assessment. `context` holds the context answers ({question id: option ids});
     only the items that apply to that business count (an item that does not apply leaves the
     denominator like "not applicable")."""
     weights = bank.weights
-    items = bank.items_for(mode, business_context(context))
+    items = bank.items_for(mode, business_context(context, staff))
     scores = {i.id: item_score(i, answers.get(i.id), weights.evidence_cap) for i in items}
     dimensions = {
         # 25 x the exact mean, rounded once (rounding the mean first is up to 1.25 points off)

@@ -224,7 +224,7 @@ class CohortStore:
                  .join(a, a.user_id == m.user_id)
                  .where(m.cohort_id == cohort_id, m.left_at.is_(None),
                         a.status == "finished", a.scores.is_not(None),
-                        a.finished_at >= m.joined_at)
+                        a.finished_at >= m.joined_at, a.link_id.is_(None))
                  .order_by(m.id, a.finished_at, a.id))
         if detail:
             query = query.join(User, User.id == m.user_id)
@@ -246,7 +246,7 @@ class CohortStore:
                 select(func.count(func.distinct(m.user_id)))
                 .select_from(m).join(a, a.user_id == m.user_id)
                 .where(m.cohort_id == cohort_id, m.left_at.is_(None),
-                       a.updated_at >= m.joined_at))).scalar_one()
+                       a.updated_at >= m.joined_at, a.link_id.is_(None)))).scalar_one()
         return joined, started
 
     async def dashboard(self, cohort_id: int, dimensions: Sequence[str],
@@ -262,7 +262,8 @@ class CohortStore:
                  .join(a, a.id == c.assessment_id)
                  .join(m, m.user_id == a.user_id)
                  .where(m.cohort_id == cohort_id, m.left_at.is_(None), m.consent == "share",
-                        a.status == "finished", a.finished_at >= m.joined_at))
+                        a.status == "finished", a.finished_at >= m.joined_at,
+                        a.link_id.is_(None)))
         out: dict[int, dict[str, tuple[str, ...]]] = {}
         async with self.engine.connect() as conn:
             for aid, question, options in (await conn.execute(query)).all():

@@ -32,6 +32,9 @@ class Assessment(SQLModel, table=True):
     content_version: str = Field(max_length=32)
     cursor: int = 0  # -1: not placed yet (after a content upgrade); see Coach._placed
     prefilled: bool = False  # context copied from the user's previous assessment (a retake)
+    # A staff member's assessment of a business, through its owner's team link (the 360° check).
+    link_id: int | None = Field(default=None, sa_column=Column(
+        Integer, ForeignKey("feedback_links.id", ondelete="CASCADE"), nullable=True, index=True))
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     scores: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)

@@ -30,6 +30,8 @@ from bot.domain.flow import Answer as DomainAnswer
 from bot.domain.flow import AssessmentState, Move
 
 from . import cohorts as cohort_data  # the trainer feature's rows of a user
+from .feedback import FeedbackStore  # the 360° check's rows of a user
+from .feedback_models import FeedbackLink, PulseResponse
 from .models import (
     Answer,
     Assessment,
@@ -159,6 +161,7 @@ def _record(conn, row) -> AssessmentRecord:
         answers={key: DomainAnswer(value, None if evidence is None else bool(evidence))
                  for kind, key, value, evidence in parts if kind == "a"},
         prefilled=bool(row.prefilled),
+        staff=row.link_id is not None,
     )
     return AssessmentRecord(state, row.user_id, row.status, row.content_version,
                             row.message_id, row.created_at, row.finished_at, row.scores)
@@ -196,12 +199,31 @@ def _previous_context(conn, user_id: int) -> dict[str, str]:
     """The context answers of the user's latest assessment that has all of them asked
     (question id -> stored options), or {} for a first assessment."""
     latest = conn.execute(select(_A.c.id).where(_A.c.user_id == user_id,
-                                                _A.c.status == "finished")
+                                                _A.c.status == "finished", _A.c.link_id.is_(None))
                           .order_by(_A.c.id.desc()).limit(1)).scalar()
     if latest is None:
         return {}
     return {q: o for q, o in conn.execute(select(_CTX.c.question_id, _CTX.c.options)
                                           .where(_CTX.c.assessment_id == latest))}
+
+
+def _start_staff(conn, user_id: int, mode: str, version: str, link_id: int,
+                 context: dict[str, str], cursor: int) -> AssessmentRecord:
+    now = utcnow()
+    conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
+                 .values(status="abandoned", updated_at=now))
+    result = conn.execute(insert(_A).values(user_id=user_id, mode=mode, status="open",
+                                            content_version=version, cursor=cursor,
+                                            prefilled=False, link_id=link_id, created_at=now,
+                                            updated_at=now))
+    assessment_id = result.inserted_primary_key[0]
+    if context:
+        conn.execute(insert(_CTX), [
+            {"assessment_id": assessment_id, "question_id": q, "options": o, "answered_at": now}
+            for q, o in context.items()])
+    state = AssessmentState(assessment_id, mode, cursor, staff=True, context={
+        q: tuple(x for x in o.split(",") if x) for q, o in context.items()})
+    return AssessmentRecord(state, user_id, "open", version, None, now, None, None)
 
 
 def _start_assessment(conn, user_id: int, mode: str, version: str,
@@ -371,6 +393,14 @@ class Store:
             update(_U).where(_U.c.id == user_id).values(active=active)))
 
     # --- assessments -------------------------------------------------------------------------
+    async def start_staff_assessment(self, user_id: int, mode: str, version: str,
+                                     link_id: int, context: dict[str, str],
+                                     cursor: int) -> AssessmentRecord:
+        """A staff member's assessment of the business behind a team link: the owner's context
+        answers (question id -> stored options) are copied in, the cursor starts at `cursor`
+        (the first item). Any other open assessment of the user is set aside, as always."""
+        return await self._run(_start_staff, user_id, mode, version, link_id, context, cursor)
+
     async def start_assessment(self, user_id: int, mode: str, version: str,
                                positions: tuple[int, int] = (0, 1),
                                questions: tuple[str, ...] = ()) -> AssessmentRecord:
@@ -407,7 +437,8 @@ class Store:
         """The user's finished assessments, newest first."""
         def unit(conn):
             rows = conn.execute(select(_A).where(_A.c.user_id == user_id,
-                                                 _A.c.status == "finished")
+                                                 _A.c.status == "finished",
+                                                 _A.c.link_id.is_(None))
                                 .order_by(_A.c.finished_at.desc(), _A.c.id.desc())
                                 .limit(limit)).all()
             return [_record(conn, r) for r in rows]
@@ -419,7 +450,8 @@ class Store:
         def unit(conn):
             row = conn.execute(
                 select(_A.c.scores, _A.c.content_version)
-                .where(_A.c.user_id == user_id, _A.c.status == "finished", _A.c.id < before_id)
+                .where(_A.c.user_id == user_id, _A.c.status == "finished", _A.c.id < before_id,
+                       _A.c.link_id.is_(None))
                 .order_by(_A.c.id.desc()).limit(1)).first()
             if row is None or row.scores is None:
                 return None
@@ -569,13 +601,24 @@ class Store:
             reminders = (await s.exec(select(Reminder).where(Reminder.user_id == user_id)
                                       .order_by(Reminder.id))).all()
             cohorts = await cohort_data.export_rows(s, user_id)  # trainer feature
-            return {"user": {"telegram_id": user.id, "language": user.language,
+            links = (await s.exec(select(FeedbackLink).where(FeedbackLink.owner_id == user_id)
+                                  .order_by(FeedbackLink.id))).all()
+        given = await FeedbackStore(self.engine).given(user_id)
+        return {"user": {"telegram_id": user.id, "language": user.language,
                              "timezone": user.timezone, "active": user.active,
                              "created_at": user.created_at.isoformat()},
                     "assessments": out,
                     "reminders": [{"due_at": r.due_at.isoformat(), "status": r.status}
                                   for r in reminders],
-                    **cohorts}
+                    **cohorts,
+                    "feedback_links": [{"kind": link.kind, "business_name": link.business_name,
+                                        "status": link.status,
+                                        "created_at": link.created_at.isoformat(),
+                                        "published": link.released} for link in links],
+                    "pulses_given": [{"business_name": g.business_name, "answers": g.answers,
+                                      "likely_to_recommend": g.nps,
+                                      "finished_at": g.finished_at.isoformat()
+                                      if g.finished_at else None} for g in given]}
 
     async def delete_user(self, user_id: int) -> None:
         """Every row of this user: the cascade removes assessments, answers, plans."""
@@ -586,8 +629,19 @@ class Store:
             await s.exec(delete(Reminder).where(Reminder.user_id == user_id))
             await s.exec(delete(Assessment).where(Assessment.user_id == user_id))
             await cohort_data.delete_rows(s, user_id)  # trainer feature: memberships, cohorts
+            # 360° check: the owner's links, and with them every answer given through them
+            # (customers' pulses, staff assessments: by cascade)
+            links = select(FeedbackLink.id).where(FeedbackLink.owner_id == user_id)
+            staff = select(Assessment.id).where(Assessment.link_id.in_(links))
+            for table in (Answer, ContextAnswer, PlanAction):
+                await s.exec(delete(table).where(table.assessment_id.in_(staff)))
+            await s.exec(delete(Assessment).where(Assessment.link_id.in_(links)))
+            await s.exec(delete(PulseResponse).where(PulseResponse.link_id.in_(links)))
+            await s.exec(delete(FeedbackLink).where(FeedbackLink.owner_id == user_id))
             await s.exec(delete(User).where(User.id == user_id))
             await s.commit()
+        # ... and every pulse this person gave as a customer (found through the keyed hash)
+        await FeedbackStore(self.engine).delete_given(user_id)
 
     async def count_rows(self, user_id: int) -> int:
         """How many rows anywhere belong to this user (for tests and /delete's promise)."""
@@ -604,7 +658,9 @@ class Store:
             total += (await s.exec(select(func.count()).select_from(User)
                                    .where(User.id == user_id))).one()
             total += await cohort_data.count_rows(s, user_id)  # trainer feature
-            return total
+            total += (await s.exec(select(func.count()).select_from(FeedbackLink)
+                                   .where(FeedbackLink.owner_id == user_id))).one()
+        return total + await FeedbackStore(self.engine).count_given(user_id)
 
 
 MIGRATIONS = Path(__file__).with_name("migrations")

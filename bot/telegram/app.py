@@ -24,6 +24,7 @@ from telegram.request import BaseRequest
 
 from bot import chart
 from bot.coaching import Coaching
+from bot.feedback import Feedback
 from bot.config import Settings
 from bot.content import Content, ContentError, load_content
 from bot.service import Coach
@@ -37,14 +38,15 @@ from .logs import configure_logging
 from .processing import PerUserOrder, admit
 from .reminders import REMINDER_INTERVAL, send_due_reminders
 from .request import RetryingRequest
+from .feedback import add_feedback_handlers
 from .trainer import add_trainer_handlers
 
 log = logging.getLogger(__name__)
 
 # setMyCommands takes a two-letter language code: zh gets simplified Chinese, the rest English.
 COMMAND_LOCALES = {None: "en", "zh": "zh-Hans"}
-COMMANDS = ("start", "report", "plan", "history", "learn", "retake", "trainer", "language",
-            "timezone", "settings", "privacy", "export", "delete", "help")
+COMMANDS = ("start", "report", "plan", "history", "learn", "retake", "team", "customers",
+            "trainer", "language", "timezone", "settings", "privacy", "export", "delete", "help")
 
 
 def build_application(
@@ -84,6 +86,7 @@ def _attach(app: Application, content: Content, store: Store) -> None:
     coach = Coach(content, store)
     app.bot_data["coach"] = coach
     app.bot_data["coaching"] = Coaching(coach, app.bot_data["settings"].timezone)
+    app.bot_data["feedback"] = Feedback(coach)
 
 
 def add_handlers(app: Application) -> None:
@@ -119,6 +122,7 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(h.report_command, pattern=PATTERNS["rep"]))
     app.add_handler(CallbackQueryHandler(h.choose_zone, pattern=PATTERNS["tz"]))
     app.add_handler(CallbackQueryHandler(h.zone_by_clock, pattern=PATTERNS["tzo"]))
+    add_feedback_handlers(app)  # /team, /customers, their links and the pulse: before the
     add_trainer_handlers(app)  # /trainer, cohort and join buttons: before the catch-all
     app.add_handler(CallbackQueryHandler(h.unknown_tap))
     # Never silent: typed text, a sticker, photo, voice note, location, contact, an unknown

@@ -59,6 +59,11 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
         if await join_prompt(update, context, context.args[0]):
             return
+    if context.args and context.args[0].startswith(("t_", "p_")):  # a team or customer link
+        from .feedback import open_link
+
+        if await open_link(update, context, context.args[0]):
+            return
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
     record = await coach.open_assessment(user_id)
@@ -118,8 +123,11 @@ async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Text typed instead of tapping: a short hint, nothing changes."""
+    from .feedback import consume_name
     from .trainer import consume_text
 
+    if await consume_name(update, context):  # the business name for the counter card
+        return
     if await consume_text(update, context):  # a cohort name the bot asked a trainer for
         return
     coach = coach_of(context)

@@ -5,6 +5,7 @@ from sqlalchemy import create_engine
 from sqlmodel import SQLModel
 
 import bot.storage.cohort_models  # noqa: F401  (the trainer feature's tables)
+import bot.storage.feedback_models  # noqa: F401  (the 360° check's tables)
 import bot.storage.models  # noqa: F401  (registers the tables on SQLModel.metadata)
 
 target_metadata = SQLModel.metadata
