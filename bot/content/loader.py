@@ -289,7 +289,8 @@ class Content:
     passages: dict[str, PassageModel] = field(default_factory=dict)
     archived: dict[str, Bank] = field(default_factory=dict)  # version -> frozen bank
     pulse: Pulse | None = None  # the customer pulse (the 360° check)
-    gaps: dict[str, tuple[str, Source]] = field(default_factory=dict)  # dimension -> (effort, source)
+    # "close the gap" advice per dimension: (effort, source)
+    gaps: dict[str, tuple[str, Source]] = field(default_factory=dict)
 
     def locale(self, locale: str) -> LocaleTexts:
         return self.texts.get(locale) or self.texts[PRIMARY_LOCALE]

@@ -24,21 +24,21 @@ from telegram.request import BaseRequest
 
 from bot import chart
 from bot.coaching import Coaching
-from bot.feedback import Feedback
 from bot.config import Settings
 from bot.content import Content, ContentError, load_content
+from bot.feedback import Feedback
 from bot.service import Coach
 from bot.storage import Store
 
 from . import handlers as h
 from .callbacks import ASSESSMENT_TAPS, PATTERNS
 from .chats import ALLOWED_UPDATES
+from .feedback import add_feedback_handlers
 from .gate import gate
 from .logs import configure_logging
 from .processing import PerUserOrder, admit
 from .reminders import REMINDER_INTERVAL, send_due_reminders
 from .request import RetryingRequest
-from .feedback import add_feedback_handlers
 from .trainer import add_trainer_handlers
 
 log = logging.getLogger(__name__)

@@ -24,7 +24,7 @@ from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
 from bot.cohorts import clean_name, qr_png
-from bot.content.render import Button, Screen
+from bot.content.render import Screen
 from bot.feedback import Feedback, link_url
 from bot.storage.cohorts import CohortStore
 
