@@ -62,20 +62,21 @@ class Feedback:
 
     # --- publishing (the anonymity rule, bot/domain/feedback.py) --------------------------------
     async def _current(self, link: LinkInfo) -> tuple[list[dict], list[int], int]:
-        """(dimension rows, NPS answers, responses changed since the last release)."""
+        """(dimension rows, NPS answers, how many people changed or deleted their answer since
+        the last release: each person once, however often they changed it)."""
         dims = self.content.bank.dimensions
         since = link.released_at
         if link.kind == "team":
             results = await self.store.staff_results(link.id)
             rows = [{d: (scores.get("dimensions") or {}).get(d) for d in dims}
                     for _, scores, _ in results]
-            changed = sum(1 for _, _, at in results if since is None or at > since)
-            return rows, [], changed + link.deletions
+            changed = {str(u) for u, _, at in results if since is None or at > since}
+            return rows, [], len(changed | link.deleted)
         pulse = self.content.pulse
         answers = await self.store.pulses(link.id)
-        rows = [pulse_dimensions(pulse, a) for a, _, _ in answers]
-        changed = sum(1 for _, _, at in answers if since is None or at > since)
-        return rows, [n for _, n, _ in answers if n is not None], changed + link.deletions
+        rows = [pulse_dimensions(pulse, a) for a, _, _, _ in answers]
+        changed = {k for _, _, at, k in answers if since is None or at > since}
+        return rows, [n for _, n, _, _ in answers if n is not None], len(changed | link.deleted)
 
     async def refresh(self, link: LinkInfo, now: datetime | None = None) -> LinkView:
         """Publish a new aggregate when the rule allows it; the owner's view of the link."""

@@ -35,7 +35,7 @@ class LinkInfo:
     created_at: datetime
     release: Release | None
     released_at: datetime | None
-    deletions: int
+    deleted: frozenset[str]  # who deleted their answer since the last release
 
     @property
     def open(self) -> bool:
@@ -44,8 +44,8 @@ class LinkInfo:
 
 def _info(row: FeedbackLink) -> LinkInfo:
     return LinkInfo(row.id, row.owner_id, row.kind, row.code, row.business_name, row.status,
-                    row.created_at, Release.from_json(row.released), row.released_at,
-                    row.deletions)
+                    row.created_at, Release.from_json(row.released), _aware(row.released_at),
+                    frozenset(row.deleted or ()))
 
 
 @dataclass(frozen=True)
@@ -239,14 +239,14 @@ class FeedbackStore:
             await s.commit()
             return True
 
-    async def pulses(self, link_id: int) -> list[tuple[dict, int | None, datetime]]:
-        """Every finished response of a link: (answers, nps, updated_at)."""
+    async def pulses(self, link_id: int) -> list[tuple[dict, int | None, datetime, str]]:
+        """Every finished response of a link: (answers, nps, updated_at, respondent key)."""
         async with self.session() as s:
             rows = (await s.exec(select(PulseResponse.answers, PulseResponse.nps,
-                                        PulseResponse.updated_at)
+                                        PulseResponse.updated_at, PulseResponse.respondent)
                                  .where(PulseResponse.link_id == link_id,
                                         PulseResponse.answers.is_not(None)))).all()
-            return [(a, n, _aware(u)) for a, n, u in rows]
+            return [(a, n, _aware(u), k) for a, n, u, k in rows]
 
     async def recent_pulses(self, link_id: int, since: datetime) -> int:
         """Pulses begun on this link since a time (the rate limit's count)."""
@@ -275,8 +275,15 @@ class FeedbackStore:
         async with self.session() as s:
             await s.exec(update(FeedbackLink).where(FeedbackLink.id == link_id)
                          .values(released=release.as_json(), released_at=release.at,
-                                 deletions=0))
+                                 deleted=None))
             await s.commit()
+
+    async def note_deleted(self, s: AsyncSession, link_id: int, who: str) -> None:
+        """Record in the caller's transaction that `who` deleted their answer on a link."""
+        row = await s.get(FeedbackLink, link_id, with_for_update=True)
+        if row is not None and who not in (row.deleted or []):
+            row.deleted = [*(row.deleted or []), who]
+            s.add(row)
 
     # --- a respondent's own answers ----------------------------------------------------------
     async def given(self, user_id: int) -> list[GivenPulse]:
@@ -313,8 +320,7 @@ class FeedbackStore:
                                  .where(PulseResponse.respondent.in_(list(keys))))).all()
             for _rid, key, answers in rows:
                 if answers is not None:
-                    await s.exec(update(FeedbackLink).where(FeedbackLink.id == keys[key])
-                                 .values(deletions=FeedbackLink.deletions + 1))
+                    await self.note_deleted(s, keys[key], key)
             if rows:
                 await s.exec(delete(PulseResponse)
                              .where(PulseResponse.id.in_([r[0] for r in rows])))

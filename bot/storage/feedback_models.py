@@ -28,10 +28,11 @@ class FeedbackLink(SQLModel, table=True):
     status: str = Field(default="open", max_length=8)  # open | closed
     created_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
-    # The published aggregate (domain.feedback.Release as JSON) and when; responses deleted since.
+    # The published aggregate (domain.feedback.Release as JSON) and when; who deleted their
+    # answer since (respondent keys or staff ids: a change counts once per person).
     released: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     released_at: datetime | None = None
-    deletions: int = 0
+    deleted: list | None = Field(default=None, sa_column=Column(JSON, nullable=True))
 
 
 class PulseResponse(SQLModel, table=True):

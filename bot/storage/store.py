@@ -629,6 +629,12 @@ class Store:
             await s.exec(delete(Reminder).where(Reminder.user_id == user_id))
             await s.exec(delete(Assessment).where(Assessment.user_id == user_id))
             await cohort_data.delete_rows(s, user_id)  # trainer feature: memberships, cohorts
+            # A staff member's answers leave their team's next average: the link notes it.
+            given = (await s.exec(select(Assessment.link_id).where(
+                Assessment.user_id == user_id, Assessment.link_id.is_not(None),
+                Assessment.status == "finished").distinct())).all()
+            for link_id in given:
+                await FeedbackStore(self.engine).note_deleted(s, link_id, str(user_id))
             # 360° check: the owner's links, and with them every answer given through them
             # (customers' pulses, staff assessments: by cascade)
             links = select(FeedbackLink.id).where(FeedbackLink.owner_id == user_id)

@@ -27,7 +27,7 @@ def upgrade() -> None:
         sa.Column('closed_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
         sa.Column('released', sa.JSON(), nullable=True),
         sa.Column('released_at', sqlmodel.sql.sqltypes.UTCDateTime(), nullable=True),
-        sa.Column('deletions', sa.Integer(), nullable=False),
+        sa.Column('deleted', sa.JSON(), nullable=True),
         sa.ForeignKeyConstraint(['owner_id'], ['users.id'], ondelete='CASCADE'),
         sa.PrimaryKeyConstraint('id'),
     )
