@@ -163,3 +163,30 @@ async def test_an_owner_deleting_removes_links_and_every_response(person, store)
     assert await fb.pulses(link.id) == []
     assert await fb.staff_results((await fb.latest(OWNER, "team") or link).id) == []
     assert await store.count_rows(6701) == 1  # the staff member's user row only
+
+
+async def test_a_script_flooding_a_link_is_held_back_and_real_answers_are_kept(
+        person, store, telegram):
+    from bot.feedback import RATE_LIMIT
+
+    owner = person(OWNER)
+    await finish_quick(owner)
+    payload = await customer_link(owner)
+    fb = FeedbackStore(store.engine)
+    link = await fb.latest(OWNER, "customer")
+    regular = person(6900)  # a real customer, half-way through when the flood starts
+    await regular.send(f"/start {payload}")
+    await regular.tap("Start")
+    await regular.tap(0)
+    for n in range(RATE_LIMIT + 40):  # a script with many accounts
+        bot = person(70_000 + n)
+        await bot.send(f"/start {payload}")
+        await bot.tap("Start")
+    begun = await fb.recent_pulses(link.id, link.created_at)
+    assert begun == RATE_LIMIT  # the regular's and the first of the script's
+    assert "try again in a few minutes" in person(70_000 + RATE_LIMIT + 39).texts[-1]
+    for _ in range(7):  # the regular finishes: nothing of theirs is lost
+        await regular.tap(0)
+    await regular.tap("8")
+    finished = await fb.pulses(link.id)
+    assert len(finished) == 1 and finished[0][1] == 8
