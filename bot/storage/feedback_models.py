@@ -17,6 +17,11 @@ from sqlmodel import Field, SQLModel
 from .models import utcnow
 
 
+def _json() -> Column:
+    """A JSON column whose Python None is SQL NULL (not the JSON value null)."""
+    return Column(JSON(none_as_null=True), nullable=True)
+
+
 class FeedbackLink(SQLModel, table=True):
     __tablename__ = "feedback_links"
     id: int | None = Field(default=None, primary_key=True)
@@ -30,9 +35,9 @@ class FeedbackLink(SQLModel, table=True):
     closed_at: datetime | None = None
     # The published aggregate (domain.feedback.Release as JSON) and when; who deleted their
     # answer since (respondent keys or staff ids: a change counts once per person).
-    released: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    released: dict | None = Field(default=None, sa_column=_json())
     released_at: datetime | None = None
-    deleted: list | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    deleted: list | None = Field(default=None, sa_column=_json())
 
 
 class PulseResponse(SQLModel, table=True):
@@ -47,9 +52,9 @@ class PulseResponse(SQLModel, table=True):
                                           nullable=False, index=True))
     respondent: str = Field(max_length=64, index=True)  # keyed hash of the Telegram id
     period: int = 0  # a new response after the 30-day window gets the next period
-    answers: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    answers: dict | None = Field(default=None, sa_column=_json())
     nps: int | None = None
-    draft: dict | None = Field(default=None, sa_column=Column(JSON(none_as_null=True), nullable=True))
+    draft: dict | None = Field(default=None, sa_column=_json())
     draft_nps: int | None = None
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)  # when `answers` last changed
