@@ -193,12 +193,19 @@ class Feedback:
         draft = await self.store.pulse_draft(link.id, respondent, begin=begin)
         if draft is None:
             return Screen(r.message("feedback.pulse_thanks"))
-        return self._pulse_step(r, link, draft.answers)
+        return await self._pulse_step(r, link, draft.answers)
 
-    def _pulse_step(self, r: Renderer, link: LinkInfo, answers: dict[str, str]) -> Screen:
+    async def business_of(self, r: Renderer, link: LinkInfo) -> dict:
+        """The template variables of a link's business: its owner's context answers (sector,
+        channels ...) and the name on the card."""
+        owners = await self.coach.store.finished_assessments(link.owner_id, limit=1)
+        business = r.business(owners[0].state.context if owners else None)
+        business["business_name"] = link.business_name or r.plain("feedback.this_business")
+        return business
+
+    async def _pulse_step(self, r: Renderer, link: LinkInfo, answers: dict[str, str]) -> Screen:
         pulse = self.content.pulse
-        business = r.business(None)
-        business["business_name"] = link.business_name or r.message("feedback.this_business")
+        business = await self.business_of(r, link)
         total = len(pulse.questions)
         n = len(answers)
         if n < total:
@@ -213,7 +220,9 @@ class Feedback:
             return Screen(r.message("feedback.pulse_question", number=n + 1, total=total,
                                     question=question), tuple(rows))
         numbers = [Button(str(v), ("pn", link.id, v)) for v in NPS_RANGE]
-        return Screen(r.message("pulse.nps_question", business_name=business["business_name"]),
+        return Screen(r.message("feedback.nps_screen", question=r.message(
+            "pulse.nps_question", business_name=business["business_name"]),
+            low=r.message("pulse.nps_low"), high=r.message("pulse.nps_high")),
                       (tuple(numbers[:6]), tuple(numbers[6:]),
                        (Button(r.plain("pulse.labels.skip"), ("pn", link.id, "s")),)))
 
@@ -236,7 +245,7 @@ class Feedback:
             ok = option_id == NA or q.option(option_id) is not None
             ok = ok and await self.store.pulse_answer(draft.response_id, q.id, option_id, number)
         draft = await self.store.pulse_draft(link.id, respondent)
-        return ok, self._pulse_step(r, link, draft.answers if draft else {})
+        return ok, await self._pulse_step(r, link, draft.answers if draft else {})
 
     async def pulse_finish(self, link_id: int, user_id: int, value: int | None,
                            locale: str) -> Screen | None:
@@ -251,7 +260,7 @@ class Feedback:
         if draft is None:
             return Screen(r.message("feedback.pulse_thanks"))
         if len(draft.answers) < len(self.content.pulse.questions):
-            return self._pulse_step(r, link, draft.answers)
+            return await self._pulse_step(r, link, draft.answers)
         if await self.store.pulse_finish(draft.response_id, value):
             await self.refresh(await self.store.get(link.id))
         return Screen(r.message("feedback.pulse_thanks"))

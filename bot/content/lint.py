@@ -52,6 +52,9 @@ def _describe(answers: dict[str, tuple[str, ...]]) -> str:
     return ", ".join(f"{k} {'+'.join(v)}" for k, v in answers.items())
 
 
+SAMPLE_EXTRAS = {"business_name": "Mei's", "owner_score": 75, "customer_score": 40}
+
+
 def fit_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
     from .render import Renderer
 
@@ -69,8 +72,38 @@ def fit_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
             business = r.business(answers)
             flags = tuple(bool(when(**business)) for _, when, _ in rules)
             contexts.append((answers, business, flags))
+
+        def check(path: str, where: str, fields: dict[str, str], asked, render) -> None:
+            """Render each field for every business it can differ for; apply the rules."""
+            for field_path, source in fields.items():
+                try:
+                    names = meta.find_undeclared_variables(env.parse(str(source)))
+                except TemplateError:
+                    continue  # reported by the loader
+                seen: set[tuple] = set()
+                for answers, business, flags in asked:
+                    # One rendering per distinct input it reads and rule it falls under.
+                    key = (tuple(repr(business.get(n)) for n in sorted(names)), flags)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    try:
+                        out = str(render(field_path, source, business))
+                    except TemplateError as exc:
+                        problems.append(Problem(path, where, field_path,
+                                                f"render ({_describe(answers)}): {exc}"))
+                        break
+                    found = next(((name, hit.group(0)) for (name, _, words), on
+                                  in zip(rules, flags, strict=True)
+                                  if on and locale in words
+                                  and (hit := words[locale].search(out))), None)
+                    if found:
+                        problems.append(Problem(path, where, field_path,
+                                                f"{found[0]}: {found[1]!r} for "
+                                                f"{_describe(answers)}: {out[:80]}"))
+                        break
+
         for item in content.bank.items:
-            path = f"locales/{locale}/items/{item.dimension}.yaml"
             text = r.items[item.id]
             fields = {"label": text.label, "question": text.question}
             if text.check:
@@ -81,39 +114,24 @@ def fit_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
             for level, rec in text.recommendations.items():
                 for f in ("title", "what", "first_step", "metric"):
                     fields[f"recommendations.{level}.{f}"] = getattr(rec, f)
-            asked = [c for c in contexts if item.applies_to(c[1])]
-            for field_path, source in fields.items():
-                try:
-                    names = meta.find_undeclared_variables(env.parse(str(source)))
-                except TemplateError:
-                    continue  # reported by the loader
-                seen: set[tuple] = set()
-                reported = False
-                for answers, business, flags in asked:
-                    # One rendering per distinct input it reads and rule it falls under.
-                    key = (tuple(repr(business.get(n)) for n in sorted(names)), flags)
-                    if key in seen:
-                        continue
-                    seen.add(key)
-                    try:
-                        out = str(r.item_text(item.id, field_path, business))
-                    except TemplateError as exc:
-                        problems.append(Problem(path, item.id, field_path,
-                                                f"render ({_describe(answers)}): {exc}"))
-                        break
-                    for (name, _, words), applies in zip(rules, flags, strict=True):
-                        if not applies or locale not in words:
-                            continue
-                        found = words[locale].search(out)
-                        if found:
-                            problems.append(Problem(
-                                path, item.id, field_path,
-                                f"{name}: {found.group(0)!r} for {_describe(answers)}: "
-                                f"{out[:80]}"))
-                            reported = True
-                            break
-                    if reported:
-                        break
+            check(f"locales/{locale}/items/{item.dimension}.yaml", item.id, fields,
+                  [c for c in contexts if item.applies_to(c[1])],
+                  lambda path, _src, business, item=item: r.item_text(item.id, path, business))
+
+        def plain(_path, source, business):
+            return env.from_string(str(source)).render(**business, **SAMPLE_EXTRAS)
+
+        for qid, text in r.texts.pulse.items():
+            fields = {"question": text.question}
+            for oid, option in text.options.items():
+                fields[f"options.{oid}.text"] = option.text
+                fields[f"options.{oid}.label"] = option.label
+            check(f"locales/{locale}/pulse.yaml", qid, fields, contexts, plain)
+        for dimension, text in r.texts.gaps.items():
+            fields = {f: getattr(text, f) for f in ("title", "what", "first_step", "metric")}
+            check(f"locales/{locale}/gaps.yaml", dimension, fields,
+                  [(a, {**b, "dimension": r.dimension(dimension)}, f) for a, b, f in contexts],
+                  plain)
     return problems
 
 
