@@ -73,7 +73,8 @@ def fit_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
             flags = tuple(bool(when(**business)) for _, when, _ in rules)
             contexts.append((answers, business, flags))
 
-        def check(path: str, where: str, fields: dict[str, str], asked, render) -> None:
+        def check(path: str, where: str, fields: dict[str, str], asked, render,
+                  locale: str = locale) -> None:
             """Render each field for every business it can differ for; apply the rules."""
             for field_path, source in fields.items():
                 try:
@@ -116,7 +117,8 @@ def fit_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
                     fields[f"recommendations.{level}.{f}"] = getattr(rec, f)
             check(f"locales/{locale}/items/{item.dimension}.yaml", item.id, fields,
                   [c for c in contexts if item.applies_to(c[1])],
-                  lambda path, _src, business, item=item: r.item_text(item.id, path, business))
+                  lambda path, _src, business, item=item, r=r: r.item_text(item.id, path,
+                                                                         business))
 
         def plain(_path, source, business):
             return env.from_string(str(source)).render(**business, **SAMPLE_EXTRAS)
