@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.content import PRIMARY_LOCALE, Content
+from bot.content.document import ReportDocument
 from bot.content.render import Button, Renderer, Screen
 from bot.domain.bank import UNSURE
 from bot.domain.flow import AssessmentState, Flow, Move, Outcome, Verdict, apply_move
@@ -48,8 +50,8 @@ class Report:
     buttons: tuple[tuple[Button, ...], ...]
     chart: ChartData
     chart_caption: str
-    document: str
-    document_name: str
+    document: ReportDocument  # the full report's words: bot/report_pdf.py renders the PDF
+    document_name: str  # "trust-cx-report-2026-11-30.pdf", in the reader's language
 
 
 @dataclass(frozen=True)
@@ -328,9 +330,11 @@ class Coach:
             ),
             chart_caption=r.message("photo_caption", previous=bool(previous),
                                     cohort=room is not None),
-            document=r.document(result, record.state.mode, record.state.answers,
-                                record.state.context, record.finished_at),
-            document_name=f"{r.message('document_filename')}-{aid}.html",
+            document=r.report_document(result, record.state.mode, record.state.answers,
+                                       record.state.context, record.finished_at,
+                                       previous=bool(previous), cohort=room is not None),
+            document_name=f"{r.plain('document_filename')}-"
+                          f"{(record.finished_at or datetime.now(UTC)):%Y-%m-%d}.pdf",
         )
 
 
