@@ -282,8 +282,10 @@ class _Layout:
             if block.new_page and not self._page_top:
                 self.new_page()
             need = block.start_height()
-            if block.keep_with_next and n + 1 < len(blocks):
-                need += blocks[n + 1].space_before + blocks[n + 1].start_height()
+            k = n  # a heading, its intro and the start of what follows them: one unit
+            while blocks[k].keep_with_next and k + 1 < len(blocks):
+                need += blocks[k + 1].space_before + blocks[k + 1].start_height()
+                k += 1
             space = 0.0 if self._page_top else block.space_before
             if pdf.get_y() + space + min(need, room) > self.bottom:
                 self.new_page()
@@ -315,10 +317,10 @@ class _Layout:
         return Block(rows, keep=True, keep_with_next=True, space_before=space,
                      new_page=new_page)
 
-    def paragraph(self, text: str, key: str = "body", colour: str = "text", x: float = 0.0,
-                  space: float = 0.0, bold: bool = False) -> Block:
-        return Block(self.text_rows(text, _Style(self.size(key), bold, colour), x),
-                     space_before=space)
+    def intro(self, text: str) -> Block:
+        """The small print under a heading: it stays with what it introduces."""
+        return Block(self.text_rows(text, _Style(self.size("small"), colour="muted")),
+                     keep=True, keep_with_next=True)
 
     def cover(self, chart_png: bytes) -> list[Block]:
         doc, pdf = self.doc, self.pdf
@@ -476,7 +478,7 @@ class _Layout:
     def dimensions(self) -> list[Block]:
         doc = self.doc
         blocks = [self.heading(doc.dimensions_title, new_page=True, space=0),
-                  self.paragraph(doc.dimensions_intro, "small", "muted"),
+                  self.intro(doc.dimensions_intro),
                   self._answers_header()]
         blocks += [self._section(s) for s in doc.sections]
         return blocks
@@ -537,7 +539,7 @@ class _Layout:
         for note in s.notes:
             rows.append(self.gap(1.0))
             rows += self.text_rows(note, _Style(self.size("small"), colour="accent"))
-        return Block(rows, keep=True, space_before=6.0)
+        return Block(rows, keep=True, space_before=5.0)
 
     def _answer_rows(self, answer) -> list[Row]:
         pdf = self.pdf
@@ -588,8 +590,8 @@ class _Layout:
         doc = self.doc
         if not doc.phases:
             return []
-        blocks = [self.heading(doc.plan_title, new_page=True, space=0),
-                  self.paragraph(doc.plan_intro, "small", "muted")]
+        blocks = [self.heading(doc.plan_title, space=12.0),
+                  self.intro(doc.plan_intro)]
         for phase in doc.phases:
             head = self.heading(phase.title, "h3", "accent", space=6.0)
             head.rows += self.text_rows(phase.intro, _Style(self.size("small"), colour="muted"))
@@ -644,7 +646,7 @@ class _Layout:
     def sources(self) -> list[Block]:
         doc = self.doc
         blocks = [self.heading(doc.sources_title, space=10.0),
-                  self.paragraph(doc.sources_intro, "small", "muted")]
+                  self.intro(doc.sources_intro)]
         style = _Style(self.size("small"))
         for n, source in enumerate(doc.sources, start=1):
             number = f"[{n}]"
