@@ -4,7 +4,7 @@ section per dimension, the 30/60/90-day plan and the sources, with page numbers.
 Laid out here with fpdf2 (pure Python: TrueType subsets embedded, so the text stays
 extractable and searchable); the words come from a ReportDocument (bot/content/document.py),
 the sizes and colours from content/templates/report-pdf.yaml. Pure of Telegram: render_pdf
-takes the document and the chart's PNG and returns bytes. CPU-bound (~0.2-0.4 s): adapters run
+takes the document and the chart's PNG and returns bytes. CPU-bound (~0.3-0.6 s): adapters run
 it off the event loop (bot/report_pdf.py).
 
 Lines are broken here, not by fpdf2: Chinese may break between any two characters, except
