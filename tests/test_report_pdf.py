@@ -180,6 +180,29 @@ def test_break_units_keep_punctuation_with_its_character_and_latin_words_whole()
 
 
 # --- through the bot -----------------------------------------------------------------------
+async def _timed(work) -> tuple[float, float]:
+    """How long `work` took, and the event loop's longest stall meanwhile (seconds)."""
+    import asyncio
+    import time
+
+    worst, done = 0.0, False
+
+    async def tick() -> None:
+        nonlocal worst
+        while not done:
+            before = time.perf_counter()
+            await asyncio.sleep(0.005)
+            worst = max(worst, time.perf_counter() - before - 0.005)
+
+    ticker = asyncio.create_task(tick())
+    started = time.perf_counter()
+    await work
+    took = time.perf_counter() - started
+    done = True
+    await ticker
+    return took, worst
+
+
 async def test_the_full_report_button_sends_a_pdf_in_the_readers_language(person, telegram):
     p = person()
     await p.send("/start")
@@ -187,7 +210,9 @@ async def test_the_full_report_button_sends_a_pdf_in_the_readers_language(person
     await answer_context(p)
     for _ in range(8):
         await p.tap(1)  # the second option: score 1 of 4, overall 25
-    await p.tap("Full report")
+    took, stalled = await _timed(p.tap("Full report"))
+    # The layout runs in the chart process: the loop answers others meanwhile.
+    assert stalled < took / 2, f"the loop stalled {stalled:.3f} s of {took:.3f} s"
     action = telegram.called("sendChatAction")[-1]
     sent = telegram.called("sendDocument")[-1]
     assert action.params["action"] == "upload_document"
@@ -209,3 +234,13 @@ async def test_the_full_report_button_sends_a_pdf_in_the_readers_language(person
     assert name.startswith("客户信任与体验报告-") and name.endswith(".pdf")
     first = text_of(PdfReader(io.BytesIO(body)).pages[0])
     assert "客户信任与客户体验报告" in first and "快速自查" in first
+
+
+def test_a_broken_layout_file_is_named_with_its_missing_key(tmp_path):
+    from bot.content.pdf import LAYOUT_FILE, load_layout
+
+    source = (CONTENT.directory / LAYOUT_FILE).read_text(encoding="utf-8")
+    (tmp_path / "templates").mkdir()
+    (tmp_path / LAYOUT_FILE).write_text(source.replace("  dpi: 190", ""), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"report-pdf\.yaml: chart\.dpi is missing"):
+        load_layout(tmp_path)
