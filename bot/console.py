@@ -120,6 +120,7 @@ def _parse(line: str, count: int) -> list[int]:
 
 def _print_report(coach: Coach, report: Report, locale: str, args, out) -> None:
     from bot.chart import render_radar
+    from bot.report_pdf import render as render_pdf
 
     print("\n" + to_plain(report.summary), file=out)
     print("\n" + to_plain(report.priorities), file=out)
@@ -131,7 +132,7 @@ def _print_report(coach: Coach, report: Report, locale: str, args, out) -> None:
         data_dir / f"report-{report.assessment_id}.png"
     chart_path.write_bytes(render_radar(report.chart))
     doc_path = data_dir / report.document_name
-    doc_path.write_text(report.document, encoding="utf-8")
+    doc_path.write_bytes(render_pdf(report.document, report.chart))
     print(f"\nchart: {chart_path.resolve()}\nreport: {doc_path.resolve()}", file=out)
 
 

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 from bot.content import PRIMARY_LOCALE, Content
+from bot.content.document import ReportDocument
 from bot.content.render import Button, Renderer, Screen
 from bot.domain.bank import UNSURE
 from bot.domain.flow import AssessmentState, Flow, Move, Outcome, Verdict, apply_move
@@ -34,9 +36,16 @@ def locale_for(language_code: str | None) -> str:
 
 @dataclass(frozen=True)
 class ChartData:
+    """What bot.chart.render_radar draws: a radar of `labels` with up to three series."""
+
     labels: tuple[str, ...]  # one per axis, in the chart's locale
-    series: tuple[tuple[str, tuple[float, ...], str], ...]  # name, values 0-100, style
-    locale: str  # a content locale: picks the font's design (bot.fonts.families)
+    # name, values 0-100 (one per label), style: "solid" (filled), "dashed" or "dotted"
+    series: tuple[tuple[str, tuple[float, ...], str], ...]
+    locale: str  # a content locale: picks the fonts' design (bot.fonts.faces)
+    title: str | None = None  # a line above the chart, bold
+    subtitle: str | None = None  # a smaller grey line under it (who, how many, when)
+    show_values: bool = True  # the first series' value next to each axis label
+    size: str = "phone"  # "phone": 1080 x 1080 px; "projector": 1920 x 1080 px, big words
 
 
 @dataclass(frozen=True)
@@ -48,8 +57,8 @@ class Report:
     buttons: tuple[tuple[Button, ...], ...]
     chart: ChartData
     chart_caption: str
-    document: str
-    document_name: str
+    document: ReportDocument  # the full report's words: bot/report_pdf.py renders the PDF
+    document_name: str  # "trust-cx-report-2026-11-30.pdf", in the reader's language
 
 
 @dataclass(frozen=True)
@@ -342,9 +351,11 @@ class Coach:
             ),
             chart_caption=r.message("photo_caption", previous=bool(previous),
                                     cohort=room is not None),
-            document=r.document(result, record.state.mode, record.state.answers,
-                                record.state.context, record.finished_at),
-            document_name=f"{r.message('document_filename')}-{aid}.html",
+            document=r.report_document(result, record.state.mode, record.state.answers,
+                                       record.state.context, record.finished_at,
+                                       previous=bool(previous), cohort=room is not None),
+            document_name=f"{r.plain('document_filename')}-"
+                          f"{(record.finished_at or datetime.now(UTC)):%Y-%m-%d}.pdf",
         )
 
 

@@ -29,6 +29,8 @@ def test_yes_2_reaches_the_report_and_saves_the_chart(tmp_path):
     assert "Your top 3 priorities" in out and "30/60/90-day plan" in out
     chart = Path(out.split("chart: ")[1].splitlines()[0])
     assert chart.read_bytes().startswith(b"\x89PNG")
+    report = Path(out.split("report: ")[1].splitlines()[0])
+    assert report.suffix == ".pdf" and report.read_bytes().startswith(b"%PDF-")
     assert "<b>" not in out  # markup is stripped for the terminal
 
 
@@ -40,6 +42,8 @@ def test_quick_check_in_chinese_and_resume_after_eof(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "2/8" in second.stdout and "1/8" not in second.stdout  # continued where it stopped
     assert "客户信任指数" in second.stdout
+    report = Path(second.stdout.split("report: ")[1].splitlines()[0])
+    assert report.name.startswith("客户信任与体验报告-") and report.suffix == ".pdf"
 
 
 def test_garbage_input_gets_a_hint_then_gives_up(tmp_path):

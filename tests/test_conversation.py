@@ -37,7 +37,8 @@ async def test_full_assessment_reaches_the_report(person, telegram, store):
     assert telegram.called("sendPhoto"), "the radar chart was sent"
     await p.tap("Full report")
     document = telegram.called("sendDocument")[-1]
-    assert document.files, "the HTML report was uploaded as a file"
+    name, body = document.files["document"][:2]
+    assert name.endswith(".pdf") and body.startswith(b"%PDF-"), "the full report is a PDF"
     finished = await store.finished_assessments(p.id)
     assert len(finished) == 1 and finished[0].scores["overall"] == 25.0
 

@@ -246,56 +246,6 @@ def test_report_messages_use_only_telegram_tags(locale, pattern):
             assert "☑" in r.plan(result.plan, done)
 
 
-class _DocumentParser(HTMLParser):
-    VOID = {"meta", "br", "link", "img", "hr", "input"}
-
-    def __init__(self):
-        super().__init__(convert_charrefs=True)
-        self.stack: list[str] = []
-        self.problems: list[str] = []
-        self.text: list[str] = []
-        self.lang = None
-
-    def handle_starttag(self, tag, attrs):
-        if tag == "html":
-            self.lang = dict(attrs).get("lang")
-        if tag not in self.VOID:
-            self.stack.append(tag)
-
-    def handle_endtag(self, tag):
-        if not self.stack or self.stack[-1] != tag:
-            self.problems.append(f"</{tag}> closes {self.stack[-1:]}")
-        else:
-            self.stack.pop()
-
-    def handle_data(self, data):
-        self.text.append(data)
-
-
-@pytest.mark.parametrize("locale", LOCALES)
-def test_the_report_document_is_a_complete_page(locale):
-    r = Renderer(CONTENT, locale)
-    business = r.business(CONTEXT)
-    answers = sample_answers(BANK, "full", business=business)
-    result = score(BANK, "full", answers, CONTEXT)
-    page = r.document(result, "full", answers, CONTEXT)
-    assert page.lstrip().startswith("<!DOCTYPE html>")
-    parser = _DocumentParser()
-    parser.feed(page)
-    parser.close()
-    assert not parser.problems and not parser.stack, parser.problems + parser.stack
-    assert parser.lang == locale
-    text = "".join(parser.text)
-    for d in BANK.dimensions:
-        assert r.dimension(d) in text
-    for item in BANK.items_for("full", business):
-        assert to_plain(r.item_text(item.id, "question", business)) in text
-    for p in result.priorities:
-        assert to_plain(r.item_text(p.item_id, f"recommendations.{p.recommendation.level}.title",
-                                    business)) in text
-        assert to_plain(r.source(p.recommendation.source, p.recommendation.adapted)) in text
-
-
 # --- the three locales say the same things ----------------------------------------------------
 def _flat(tree, prefix=""):
     """Dotted keys; a message's plural forms are one key (each locale has its own categories)."""

@@ -32,7 +32,9 @@ from bot.domain.flow import (
 )
 from bot.domain.scoring import PlanAction, Priority, Result, score
 
+from .document import AnswerRow, DimensionSection, IndexLine, Phase, PlanStep, ReportDocument
 from .loader import PLAIN_UI_PREFIXES, Content, Problem, babel_locale, is_plural
+from .pdf import load_layout
 
 Action = tuple
 
@@ -455,49 +457,121 @@ class Renderer:
             first_step_label=self.label("first_step"), metric_label=self.label("metric"),
         ).strip()
 
-    def document(self, result: Result, mode: str, answers: dict[str, Answer],
-                 context: dict[str, tuple[str, ...]], when: datetime | None = None) -> str:
-        """The full report as a standalone, printable HTML page."""
+    def plain(self, key: str, **ctx: Any) -> str:
+        """A ui message as plain text (a PDF has no markup)."""
+        return to_plain(self.message(key, **ctx))
+
+    def report_document(self, result: Result, mode: str, answers: dict[str, Answer],
+                        context: dict[str, tuple[str, ...]], when: datetime | None = None,
+                        previous: bool = False, cohort: bool = False) -> ReportDocument:
+        """The full report's words (bot/content/document.py), laid out by bot/content/pdf.py:
+        the business, the score with its level and indices, one section per dimension with
+        the answers given, the plan, and the sources it cites, numbered."""
         na = self.label("not_applicable")
         business = self.business(context)
-        answer_rows = []
-        sources: dict[str, str] = {}
-        for item in self.bank.items_for(mode, business):
-            a = answers.get(item.id)
-            s = result.item_scores.get(item.id)
-            answer_rows.append({
-                "dimension": self.dimension(item.dimension),
-                "question": self.item_text(item.id, "question", business),
-                "answer": self.option_text(item.id, a.option_id, business) if a else "-",
-                "score": na if s is None else s,
-            })
-            sources[self.source(item.source)] = ""
-        for p in result.priorities:
-            sources[self.source(p.recommendation.source, p.recommendation.adapted)] = ""
-        return self.content.env.get_template("report.html.j2").render(
-            lang=self.locale,
-            labels=self.texts.ui["labels"],
-            generated=(when or datetime.now(UTC)).strftime("%Y-%m-%d"),
-            mode=self.label(f"mode_{mode}"),
-            confidence=self.message("confidence",
-                                    label=self.model(f"confidence.{result.confidence}")),
+        sources: dict[str, int] = {}
+
+        def cite(src: Source, adapted: bool = False) -> int:
+            return sources.setdefault(to_plain(self.source(src, adapted)), len(sources) + 1)
+
+        top = {p.recommendation.id for p in result.priorities}
+        phases = []
+        number = 0
+        for phase in self.bank.plan_phases:
+            actions = []
+            for a in (a for a in result.plan if a.phase == phase.id):
+                number += 1
+                p, rec = a.priority, a.priority.recommendation
+                card = self.priority_card(p, business)
+                source = cite(rec.source, rec.adapted)
+                actions.append(PlanStep(
+                    number=number, title=to_plain(card["title"]),
+                    meta=self.plain("report_pdf.meta", dimension=card["dimension"],
+                                    effort=card["effort"]),
+                    top=rec.id in top,
+                    why=self.plain("report_pdf.why", text=to_plain(card["why"])),
+                    what=to_plain(card["what"]), first_step=to_plain(card["first_step"]),
+                    metric=to_plain(card["metric"]), source=source,
+                    source_ref=self.plain("report_pdf.source_ref", number=source)))
+            if actions:
+                phases.append(Phase(self.model(f"phases.{phase.id}.title"),
+                                    self.model(f"phases.{phase.id}.intro"), tuple(actions)))
+
+        asked = self.bank.items_for(mode, business)
+        sections = []
+        for d in self.bank.dimensions:
+            value, level_id = result.dimensions.get(d), result.dimension_levels.get(d)
+            rows = []
+            for item in (i for i in asked if i.dimension == d):
+                a = answers.get(item.id)
+                rows.append(AnswerRow(
+                    question=self.item_label(item.id, business),
+                    answer=html.unescape(self.option_text(item.id, a.option_id, business,
+                                                          label=True)) if a else "-",
+                    points=result.item_scores.get(item.id),
+                    unsure=a is not None and a.option_id == UNSURE,
+                    capped=item.id in result.capped))
+                cite(item.source)
+            notes = []
+            unsure = [r.question for r in rows if r.unsure]
+            if unsure:
+                notes.append(self.plain("report_pdf.not_sure_note",
+                                        items=self.label("list_separator").join(unsure)))
+            capped = [r.question for r in rows if r.capped]
+            if capped:
+                notes.append(self.plain("report_pdf.capped_note",
+                                        items=self.label("list_separator").join(capped)))
+            if not rows:
+                notes.append(self.plain("report_pdf.none_asked"))
+            sections.append(DimensionSection(
+                name=self.dimension(d), score=fmt_score(value, na),
+                percent=value or 0.0, level_id=level_id,
+                heading_score=na if value is None else self.plain(
+                    "report_pdf.dimension_score", score=fmt_score(value, na),
+                    level=self.level(level_id)),
+                blurb=self.model(f"dimensions.{d}.blurb"), rows=tuple(rows),
+                notes=tuple(notes)))
+
+        labels = {key: self.plain(f"report_pdf.{key}")
+                  for key in ("question", "answer", "points", "top_priority")}
+        labels.update(first_step=self.label("first_step"), metric=self.label("metric"))
+        return ReportDocument(
+            locale=self.locale, labels=labels,
+            title=self.plain("report_pdf.title"),
+            prepared=self.plain("report_pdf.prepared",
+                                date=(when or datetime.now(UTC)).strftime("%Y-%m-%d"),
+                                mode=self.label(f"mode_{mode}")),
+            business_title=self.plain("report_pdf.business"),
+            business=tuple((to_plain(row["question"]).rstrip(":：").strip(),
+                            to_plain(row["answer"]))
+                           for row in self.context_summary(context)),
+            overall_label=self.plain("report_pdf.overall"),
             overall=fmt_score(result.overall, na),
-            level=self.level(result.level),
-            level_description=self.model(f"levels.{result.level}.description")
+            out_of="" if result.overall is None else self.plain("report_pdf.out_of"),
+            level_id=result.level,
+            level=self.plain("report_pdf.level", level=self.level(result.level)),
+            level_meaning=self.model(f"levels.{result.level}.description")
             if result.level else "",
-            indices=self._indices(result),
-            dimensions=self._dimension_rows(result),
-            blind_spots=self.message("blind_spots", items=self._item_list(
-                result.blind_spots, business)) if result.blind_spots else "",
-            capped=self.message("capped_note", items=self._item_list(
-                result.capped, business)) if result.capped else "",
-            priorities_title=to_plain(self.message("priorities_title",
-                                                   count=len(result.priorities))),
-            priorities=[self.priority_card(p, business) for p in result.priorities],
-            phases=self.phases(result.plan, context=context),
-            context=self.context_summary(context),
-            answers=answer_rows,
-            sources=sorted(to_plain(s) for s in sources),
+            indices=tuple(IndexLine(
+                self.model(f"indices.{k}"), fmt_score(v, na),
+                self.plain(f"report_pdf.index_explained.{k}",
+                           names=self.names(self.bank.indices[k])))
+                for k, v in result.indices.items()),
+            confidence=self.plain("confidence",
+                                  label=self.model(f"confidence.{result.confidence}")),
+            chart_caption=self.plain("report_pdf.chart_caption", previous=previous,
+                                     cohort=cohort),
+            dimensions_title=self.plain("report_pdf.dimensions_title"),
+            dimensions_intro=self.plain("report_pdf.dimensions_intro"),
+            sections=tuple(sections),
+            plan_title=self.label("plan_title"),
+            plan_intro=self.plain("report_pdf.plan_intro", count=number),
+            phases=tuple(phases),
+            sources_title=self.label("sources"),
+            sources_intro=self.plain("report_pdf.sources_intro"),
+            sources=tuple(sources),
+            page_label=self.plain("report_pdf.page", page="{page}", pages="{pages}"),
+            layout=load_layout(self.content.directory),
         )
 
 
@@ -587,9 +661,10 @@ def render_samples(content: Content) -> Iterator[Sample | Problem]:
                         for n, (d, v) in enumerate(result.dimensions.items())}}
                     for text in (r.summary(result, previous),
                                  r.summary(result, result.as_snapshot()),
-                                 r.priorities(result), r.plan(result.plan, done, context=context),
-                                 r.document(result, mode, answers, context)):
+                                 r.priorities(result), r.plan(result.plan, done, context=context)):
                         yield Sample(locale, where, text)
+                    yield from _document_samples(locale, r.report_document(
+                        result, mode, answers, context, previous=True, cohort=True))
                 for item in bank.items:  # every recommendation of every item
                     where = item.id
                     for rec in item.recommendations:
@@ -598,9 +673,30 @@ def render_samples(content: Content) -> Iterator[Sample | Problem]:
                             UNSURE if rec.unsure else item.options[0].id, rec, 1.0),
                             r.business(None))
                         yield Sample(locale, where, "\n".join(str(v) for v in card.values()))
-            except (TemplateError, KeyError, AttributeError, TypeError) as exc:
+            except (TemplateError, KeyError, AttributeError, TypeError, ValueError,
+                    OSError) as exc:
                 yield Problem(f"locales/{locale} + templates/ ({version})", where, "render",
                               f"{type(exc).__name__}: {exc}")
+
+
+def _document_samples(locale: str, doc: ReportDocument) -> Iterator[Sample]:
+    """Every text of the PDF report (what its fonts must draw)."""
+    def walk(value: Any) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from walk(v)
+        elif isinstance(value, tuple):
+            for v in value:
+                yield from walk(v)
+        elif hasattr(value, "__dataclass_fields__"):
+            for name in value.__dataclass_fields__:
+                if name != "layout":  # sizes and colours, no words
+                    yield from walk(getattr(value, name))
+
+    for text in walk(doc):
+        yield Sample(locale, "report", text)
 
 
 def _screen_samples(locale: str, where: str, screen: Screen) -> Iterator[Sample]:

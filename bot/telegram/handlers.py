@@ -229,7 +229,10 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await answer(query)
     report = await coach.report(record, locale)
     await context.bot.send_chat_action(update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
-    await context.bot.send_document(update.effective_chat.id, report.document.encode(),
+    from bot.report_pdf import render_off_loop  # the PDF, laid out in the chart process
+
+    pdf = await render_off_loop(report.document, report.chart)
+    await context.bot.send_document(update.effective_chat.id, pdf,
                                     filename=report.document_name,
                                     caption=coach.renderer(locale).message("document_caption"),
                                     parse_mode=HTML)
