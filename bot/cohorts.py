@@ -63,68 +63,6 @@ def clean_name(text: str | None) -> str | None:
     return name
 
 
-def qr_png(data: str, pixels: int = 1200, name: str | None = None, caption: str | None = None,
-           link: str | None = None, locale: str = "en") -> bytes:
-    """A QR code of `data` as a PNG `pixels` wide, sharp enough for a slide or a print; with
-    `name` (bold, up to two lines) and `caption` above it and `link` (the text to type) below,
-    in the project's fonts. The code keeps its white quiet zone of 4 modules; nothing is drawn
-    on it. Slow-ish (tens of ms): adapters call it in a worker thread.
-
-    Raises FileNotFoundError when content/fonts is incomplete."""
-    import qrcode
-    from PIL import Image, ImageDraw
-    from qrcode.constants import ERROR_CORRECT_M
-
-    from bot import draw
-
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
-    qr.add_data(data)
-    qr.make(fit=True)
-    matrix = qr.get_matrix()  # with the border: the quiet zone
-    ink, muted = (26, 32, 44), (74, 85, 104)
-    margin = pixels // 16
-    words_w = pixels - 2 * margin
-    code_w = pixels if not (name or caption or link) else int(pixels * 0.8)
-    box = max(1, code_w // len(matrix))
-    code_w = box * len(matrix)
-    lines: list[tuple[str, int, bool, tuple]] = []
-    if name:
-        size = pixels // 18
-        lines += [(t, size, True, ink) for t in draw.wrap(name, size, words_w, locale, True)]
-    if caption:
-        size = draw.fit(caption, pixels // 30, words_w, locale)
-        lines.append((caption, size, False, muted))
-    below: list[tuple[str, int, bool, tuple]] = []
-    if link:
-        below.append((link, draw.fit(link, pixels // 36, words_w, locale), False, muted))
-    # the quiet zone (4 modules) separates the code from the words; `pad` keeps descenders
-    # (g, p, y) out of it
-    pad = pixels // 50
-    above_h = sum(int(size * 1.35) for _, size, _, _ in lines) + (pad if lines else 0)
-    below_h = sum(int(size * 1.35) for _, size, _, _ in below) + (pad if below else 0)
-    top = margin // 2 if lines else 0
-    height = top + above_h + code_w + below_h + (margin // 2 if below else 0)
-    image = Image.new("RGB", (pixels, height), (255, 255, 255))
-    pen = ImageDraw.Draw(image)
-    y = top
-    for text, size, bold, colour in lines:
-        draw.text(pen, (pixels / 2, y), text, size, locale, colour, bold, "mt")
-        y += int(size * 1.35)
-    x0, y0 = (pixels - code_w) // 2, y + (pad if lines else 0)
-    for r, row in enumerate(matrix):
-        for c, dark in enumerate(row):
-            if dark:
-                pen.rectangle((x0 + c * box, y0 + r * box, x0 + (c + 1) * box - 1,
-                               y0 + (r + 1) * box - 1), fill=(0, 0, 0))
-    y = y0 + code_w + (pad if below else 0)
-    for text, size, bold, colour in below:
-        draw.text(pen, (pixels / 2, y), text, size, locale, colour, bold, "mt")
-        y += int(size * 1.35)
-    buffer = io.BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 # --- the numbers -----------------------------------------------------------------------------
 @dataclass(slots=True)
 class Finished:

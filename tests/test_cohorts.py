@@ -19,11 +19,11 @@ from bot.cohorts import (
     csv_document,
     dashboard,
     new_code,
-    qr_png,
     room_average,
     values_of,
     weakest,
 )
+from bot.draw import qr_png
 
 DIMS = ("integrity", "ability", "affinity", "consistency", "customer_perspective",
         "systems_thinking", "innovation", "emotion")

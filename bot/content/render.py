@@ -122,10 +122,6 @@ class Renderer:
         """Dimension names joined as a list in this language ("A, B", "A、B")."""
         return self.label("names_separator").join(self.dimension(d) for d in dimensions)
 
-    def plain(self, key: str, **ctx: Any) -> str:
-        """A ui.yaml message as plain text (a button label, a filename): rendered, unescaped."""
-        return html.unescape(str(self.message(key, **ctx)))
-
     def button(self, key: str) -> str:
         return str(self.texts.ui["buttons"][key])
 

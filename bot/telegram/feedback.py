@@ -23,8 +23,9 @@ from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
-from bot.cohorts import clean_name, qr_png
+from bot.cohorts import clean_name
 from bot.content.render import Screen
+from bot.draw import qr_png
 from bot.feedback import Feedback, link_url
 from bot.storage.cohorts import CohortStore
 
@@ -113,13 +114,16 @@ async def owner_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def _send_card(update: Update, context, link) -> None:
-    """The link's QR code (a worker thread draws it), with the business name and the link."""
+    """The link's QR code (a worker thread draws it): for customers a counter card with the
+    business name, one line of invitation and the link; for staff the code and the link."""
     _, locale = await h._user_locale(update, context)
     r = h.coach_of(context).renderer(locale)
     url = link_url(context.bot.username, link)
     chat_id = update.effective_chat.id
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-    png = await asyncio.to_thread(qr_png, url)
+    png = await asyncio.to_thread(
+        qr_png, url, name=link.business_name or None,
+        caption=r.plain(f"feedback.{link.kind}_card_invitation"), link=url, locale=locale)
     await context.bot.send_photo(chat_id, png, parse_mode=HTML, caption=r.message(
         f"feedback.{link.kind}_card_caption", name=link.business_name, link=url))
 

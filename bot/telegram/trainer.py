@@ -42,11 +42,11 @@ from bot.cohorts import (
     clean_name,
     code_from_payload,
     csv_document,
-    qr_png,
 )
 from bot.config import Settings
 from bot.content.loader import babel_locale
 from bot.content.render import Button, Renderer, Screen, fmt_score, to_plain
+from bot.draw import qr_png
 from bot.service import ChartData
 from bot.storage.cohorts import CohortInfo, CohortStore
 

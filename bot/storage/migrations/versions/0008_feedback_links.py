@@ -1,15 +1,15 @@
 """the 360° check: team and customer links, customers' pulse answers, staff assessments
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-12-01 00:10:00
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
