@@ -11,7 +11,15 @@ from dataclasses import dataclass
 
 from bot.content import PRIMARY_LOCALE, Content
 from bot.content.render import Button, Renderer, Screen
-from bot.domain.flow import AssessmentState, Flow, Outcome, Verdict, apply_move
+from bot.domain.flow import (
+    AssessmentState,
+    Flow,
+    Move,
+    Outcome,
+    Verdict,
+    apply_move,
+    same_intent,
+)
 from bot.domain.scoring import Result, score
 from bot.storage import AssessmentRecord, Store, UserRecord
 from bot.storage.cohorts import CohortStore
@@ -19,6 +27,7 @@ from bot.storage.cohorts import CohortStore
 log = logging.getLogger(__name__)
 
 ZH_HANT_CODES = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+TAP_ATTEMPTS = 3  # a tap that keeps losing races (three writers at once) is told so
 
 
 def locale_for(language_code: str | None) -> str:
@@ -145,44 +154,70 @@ class Coach:
         return record
 
     async def tap(self, user_id: int, locale: str, action: tuple) -> TapResult:
-        """One tap on an assessment button: validate it against the database, then write."""
+        """One tap on an assessment button: validate it against the database, then write it
+        conditionally on the state it was decided on. When another replica (or tap) wrote first,
+        the tap is decided again on the new state: applied if it still means what it meant,
+        "Already saved." if the new state already holds it, else the user is told it lost the
+        race and sees what is saved. A tap is acknowledged only when its write is stored."""
         kind, assessment_id, position, *rest = action
         r = self.renderer(locale)
         record = await self.owned(user_id, assessment_id)
-        if record is None:
-            current = await self.store.open_assessment(user_id)
-            screen = self.step_screen(current, locale) if current else None
-            notice = r.message("stale") if current else r.message("stale_no_assessment")
-            return TapResult(Verdict.STALE, notice, screen, current)
-        if record.status != "open":
-            current = await self.store.open_assessment(user_id)
-            screen = self.step_screen(current, locale) if current else None
-            notice = r.message("stale") if current else r.message("stale_no_assessment")
-            return TapResult(Verdict.STALE, notice, screen, current)
-        flow = self.flow(record.state.mode)
-        if kind == "pause":
-            if position != record.state.cursor:
-                return self._stale(record, locale)
-            return TapResult(Verdict.APPLIED, None, self.paused_screen(record, locale), record)
-        outcome = self._decide(flow, record.state, kind, position, rest)
-        if outcome.verdict is Verdict.DUPLICATE:
-            return TapResult(Verdict.DUPLICATE, r.message("duplicate"), None, record)
-        if outcome.verdict is Verdict.STALE:
-            return self._stale(record, locale)
-        if outcome.verdict is Verdict.INVALID:
-            return TapResult(Verdict.INVALID, self._invalid_notice(flow, record, r), None, record)
-        assert outcome.move is not None
-        if not await self.store.apply_move(outcome.move):
-            # Someone else (a double tap on another replica) moved first: show the truth.
-            fresh = await self.store.load_assessment(assessment_id)
-            return TapResult(Verdict.DUPLICATE, r.message("duplicate"),
-                             self.step_screen(fresh, locale) if fresh else None, fresh)
-        record.state = apply_move(record.state, outcome.move)
-        if flow.is_complete(record.state):
-            report = await self.finish(record, locale)
-            return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")), record,
-                             report)
-        return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale), record)
+        first: Move | None = None  # the move decided on the first state read
+        for _ in range(TAP_ATTEMPTS):
+            if record is None or record.status != "open":
+                current = await self.store.open_assessment(user_id)
+                screen = self.step_screen(current, locale) if current else None
+                notice = r.message("stale") if current else r.message("stale_no_assessment")
+                if first is not None and current is not None:
+                    notice = r.message("lost_race")
+                return TapResult(Verdict.STALE, notice, screen, current)
+            flow = self.flow(record.state.mode)
+            if kind == "pause":
+                if position != record.state.cursor:
+                    return self._stale(record, locale)
+                return TapResult(Verdict.APPLIED, None, self.paused_screen(record, locale),
+                                 record)
+            outcome = self._decide(flow, record.state, kind, position, rest)
+            if outcome.verdict is Verdict.APPLIED and first is not None \
+                    and not same_intent(first, outcome.move):
+                # A tick that another tap set as this one wanted: toggling again would undo it.
+                outcome = Outcome(Verdict.DUPLICATE)
+            if outcome.verdict is Verdict.DUPLICATE:
+                screen = self.step_screen(record, locale) if first is not None else None
+                return TapResult(Verdict.DUPLICATE, r.message("duplicate"), screen, record)
+            if outcome.verdict is not Verdict.APPLIED:
+                if first is not None:
+                    return self._lost(record, locale)
+                if outcome.verdict is Verdict.STALE:
+                    return self._stale(record, locale)
+                return TapResult(Verdict.INVALID, self._invalid_notice(flow, record, r), None,
+                                 record)
+            move = outcome.move
+            after = apply_move(record.state, move)
+            result = plan = None
+            if flow.is_complete(after):  # the last answer: closed in the same transaction
+                result = self._score(after)
+                plan = [(a.priority.recommendation.id, a.phase) for a in result.plan]
+            if await self.store.apply_move(move, (result.as_snapshot(), plan) if result else None):
+                record.state = after
+                if result is None:
+                    return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale),
+                                     record)
+                record.status = "finished"
+                record.state.finished = True
+                report = await self.report(record, locale, result)
+                return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")),
+                                 record, report)
+            first = first or move
+            record = await self.owned(user_id, assessment_id)  # someone wrote first: read again
+        return self._lost(record, locale) if record is not None else \
+            TapResult(Verdict.STALE, r.message("stale_no_assessment"), None, None)
+
+    def _lost(self, record: AssessmentRecord, locale: str) -> TapResult:
+        """The tap lost a race: not acknowledged; the user sees what is saved."""
+        screen = self.step_screen(record, locale) if record.status == "open" else None
+        return TapResult(Verdict.STALE, self.renderer(locale).message("lost_race"), screen,
+                         record)
 
     def _decide(self, flow: Flow, state: AssessmentState, kind: str, position: int,
                 rest: list) -> Outcome:
@@ -222,8 +257,10 @@ class Coach:
 
     # --- reports -----------------------------------------------------------------------------
     def compute(self, record: AssessmentRecord) -> Result:
-        return score(self.content.bank, record.state.mode, record.state.answers,
-                     record.state.context)
+        return self._score(record.state)
+
+    def _score(self, state: AssessmentState) -> Result:
+        return score(self.content.bank, state.mode, state.answers, state.context)
 
     async def finish(self, record: AssessmentRecord, locale: str) -> Report:
         result = self.compute(record)

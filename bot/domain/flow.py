@@ -44,6 +44,7 @@ class AssessmentState:
     finished: bool = False
     context: dict[str, tuple[str, ...]] = field(default_factory=dict)
     answers: dict[str, Answer] = field(default_factory=dict)
+    version: int = 0  # bumped by every applied move (see Move.expected_version)
 
 
 class Verdict(Enum):
@@ -55,13 +56,19 @@ class Verdict(Enum):
 
 @dataclass(frozen=True)
 class Move:
-    """What to write for an applied tap; the write must check ``expected_cursor`` still holds."""
+    """What to write for an applied tap. The write must check that the assessment is still at
+    ``expected_version`` (and ``expected_cursor``): the state the move was decided on. A move
+    decided on a state someone else has changed since is never written."""
 
     assessment_id: int
     expected_cursor: int
     new_cursor: int
     context: tuple[str, tuple[str, ...]] | None = None
     answer: tuple[str, Answer] | None = None
+    expected_version: int = 0
+    # A tick on a several-choice question: (option, chosen afterwards). What the tap meant,
+    # independent of the other options: see `same_intent`.
+    tick: tuple[str, bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -149,7 +156,8 @@ class Flow:
     def _move(self, state: AssessmentState, new_cursor: int, **writes) -> Outcome:
         return Outcome(
             Verdict.APPLIED,
-            Move(state.id, expected_cursor=state.cursor, new_cursor=new_cursor, **writes),
+            Move(state.id, expected_cursor=state.cursor, new_cursor=new_cursor,
+                 expected_version=state.version, **writes),
         )
 
     def _repeat_or_stale(self, state: AssessmentState, position: int, item_option: str | None):
@@ -224,7 +232,8 @@ class Flow:
         else:
             selected.append(option_id)
         ordered = tuple(o for o in question.options if o in selected)
-        return self._move(state, position, context=(question.id, ordered))
+        return self._move(state, position, context=(question.id, ordered),
+                          tick=(option_id, option_id in selected))
 
     def confirm_context(self, state: AssessmentState, position: int) -> Outcome:
         step = self._current(state, position)
@@ -243,6 +252,14 @@ class Flow:
         return self._move(state, position - 1)
 
 
+def same_intent(first: Move, again: Move) -> bool:
+    """Whether `again`, decided for the same tap on a newer state (after another replica wrote
+    first), means what `first` meant. Only a tick can change meaning: a toggle decided on a
+    state where another tap already set that option would undo it. Every other tap is only
+    applied at all while its step is still current, where it means the same."""
+    return first.tick == again.tick
+
+
 def apply_move(state: AssessmentState, move: Move) -> AssessmentState:
     """The state after a move was written (what the database now holds)."""
     context = dict(state.context)
@@ -252,5 +269,6 @@ def apply_move(state: AssessmentState, move: Move) -> AssessmentState:
     if move.answer is not None:
         answers[move.answer[0]] = move.answer[1]
     return AssessmentState(
-        state.id, state.mode, move.new_cursor, state.finished, context, answers
+        state.id, state.mode, move.new_cursor, state.finished, context, answers,
+        state.version + 1,
     )

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.cohorts import Averages, Dashboard, Finished, dashboard, new_code, room_average
 
 from .cohort_models import Cohort, CohortMember, TrainerPrompt
+from .inbox import commit_effect
 from .models import Assessment, ContextAnswer, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -66,7 +67,7 @@ class CohortStore:
                              trainer_name=trainer_name[:64])
                 s.add(row)
                 try:
-                    await s.commit()
+                    await commit_effect(s)
                 except IntegrityError:
                     await s.rollback()
                     continue
@@ -93,7 +94,7 @@ class CohortStore:
     async def rename(self, cohort_id: int, name: str) -> bool:
         async with self.session() as s:
             result = await s.exec(update(Cohort).where(Cohort.id == cohort_id).values(name=name))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     async def close(self, cohort_id: int) -> bool:
@@ -102,7 +103,7 @@ class CohortStore:
             result = await s.exec(update(Cohort)
                                   .where(Cohort.id == cohort_id, Cohort.status == "open")
                                   .values(status="closed", closed_at=utcnow()))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     # --- members -------------------------------------------------------------------------------
@@ -123,7 +124,7 @@ class CohortStore:
                     row.joined_at, row.left_at = utcnow(), None
                 row.consent = consent
             try:
-                await s.commit()
+                await commit_effect(s)
             except IntegrityError:  # the same join from a double tap on another replica
                 await s.rollback()
             return True
@@ -135,7 +136,7 @@ class CohortStore:
                                          CohortMember.user_id == user_id,
                                          CohortMember.left_at.is_(None))
                                   .values(left_at=utcnow()))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     async def membership(self, cohort_id: int, user_id: int) -> str | None:
@@ -160,7 +161,7 @@ class CohortStore:
         async with self.session() as s:
             await s.exec(delete(TrainerPrompt).where(TrainerPrompt.user_id == user_id))
             s.add(TrainerPrompt(user_id=user_id, kind=kind, cohort_id=cohort_id))
-            await s.commit()
+            await commit_effect(s)
 
     async def prompt(self, user_id: int) -> tuple[str, int | None] | None:
         """What the bot asked this user to type, if it is recent."""
@@ -174,7 +175,7 @@ class CohortStore:
         """Remove the marker; True for the one caller that removed it (a double send is once)."""
         async with self.session() as s:
             result = await s.exec(delete(TrainerPrompt).where(TrainerPrompt.user_id == user_id))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     # --- results -------------------------------------------------------------------------------

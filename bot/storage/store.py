@@ -14,13 +14,16 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
     literal,
     null,
+    text,
     union_all,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,12 +33,13 @@ from bot.domain.flow import Answer as DomainAnswer
 from bot.domain.flow import AssessmentState, Move
 
 from . import cohorts as cohort_data  # the trainer feature's rows of a user
+from . import inbox
+from .inbox import CURRENT_UPDATE, TakenUp, UpdateClaim, UpdateSuperseded, commit_effect
 from .models import (
     Answer,
     Assessment,
     ContextAnswer,
     PlanAction,
-    ProcessedUpdate,
     Reminder,
     User,
     utcnow,
@@ -85,16 +89,12 @@ _A = Assessment.__table__
 _ANS = Answer.__table__
 _CTX = ContextAnswer.__table__
 _U = User.__table__
-_P = ProcessedUpdate.__table__
 _PA = PlanAction.__table__
-
-
-def _dialect_insert(conn, table):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
+_R = Reminder.__table__
+INBOX_LEASE = timedelta(seconds=60)  # a replica that has not renewed its lease this long is dead
+MIGRATION_LOCK = 7_270_421_900  # pg_advisory_xact_lock key: "migrating the coach's schema"
+_PENDING = text("status = 'pending'")  # the partial unique index's predicate, word for word
+_dialect_insert = inbox.dialect_insert
 
 
 def _upsert(conn, table, keys: tuple[str, ...], **values):
@@ -111,12 +111,29 @@ def _insert_ignore(conn, table, keys: tuple[str, ...], **values):
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # The driver's own transaction handling off: we say BEGIN ourselves (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     cursor.execute("PRAGMA busy_timeout=5000")  # wait for a lock instead of failing at once
     cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE for /delete
-    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
+    cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    """BEGIN IMMEDIATE for writes: the write lock is taken before the first read, so a unit that
+    reads and then writes never finds that another connection (a second process, a migration
+    at the same moment) wrote in between (SQLITE_BUSY_SNAPSHOT); it waits its turn instead.
+    Reads (execution option sqlite_read) begin deferred and never wait for a writer."""
+    read = conn.get_execution_options().get("sqlite_read", False)
+    conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+
+# Power loss: WAL with synchronous=FULL syncs the log at every commit, so a commit the bot
+# acknowledged survives a power cut (NORMAL: it survives a crash of the process, but the last
+# commits before a power cut may be lost). Measured in the README's Reliability section.
+SQLITE_SYNCHRONOUS = "FULL"
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -127,6 +144,7 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1,
                                      max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
         engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     return engine
@@ -137,6 +155,7 @@ def _sqlite_thread_engine(url: str) -> Engine:
     engine = create_engine(sync_url, connect_args={"timeout": 30, "check_same_thread": False},
                            pool_size=1, max_overflow=0)
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -157,6 +176,7 @@ def _record(conn, row) -> AssessmentRecord:
                  for kind, key, value, _ in parts if kind == "c"},
         answers={key: DomainAnswer(value, None if evidence is None else bool(evidence))
                  for kind, key, value, evidence in parts if kind == "a"},
+        version=row.version,
     )
     return AssessmentRecord(state, row.user_id, row.status, row.content_version,
                             row.message_id, row.created_at, row.finished_at, row.scores)
@@ -181,16 +201,16 @@ def _ensure_user(conn, user_id: int, language: str) -> UserRecord:
     return UserRecord(user_id, row.language, True)
 
 
-def _admit(conn, update_id: int, user_id: int | None,
+def _admit(conn, update_id: int, owner: str, lease_until: datetime, user_id: int | None,
            language: str) -> tuple[bool, UserRecord | None]:
-    inserted = conn.execute(_insert_ignore(conn, _P, ("update_id",), update_id=update_id,
-                                           processed_at=utcnow())).rowcount
-    if inserted != 1:
+    if not inbox.claim(conn, update_id, owner, lease_until):
         return False, None
     return True, (_ensure_user(conn, user_id, language) if user_id is not None else None)
 
 
 def _start_assessment(conn, user_id: int, mode: str, version: str) -> AssessmentRecord:
+    # The unique index on open assessments makes a second replica doing the same at the same
+    # moment fail (IntegrityError) rather than leave two open ones: Store retries it.
     now = utcnow()
     conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
                  .values(status="abandoned", updated_at=now))
@@ -201,12 +221,14 @@ def _start_assessment(conn, user_id: int, mode: str, version: str) -> Assessment
                             "open", version, None, now, None, None)
 
 
-def _apply_move(conn, move: Move) -> bool:
+def _apply_move(conn, move: Move, finish: tuple[dict, list] | None = None) -> bool:
     now = utcnow()
     result = conn.execute(update(_A)
                           .where(_A.c.id == move.assessment_id,
+                                 _A.c.version == move.expected_version,
                                  _A.c.cursor == move.expected_cursor, _A.c.status == "open")
-                          .values(cursor=move.new_cursor, updated_at=now))
+                          .values(cursor=move.new_cursor, version=_A.c.version + 1,
+                                  updated_at=now))
     if result.rowcount != 1:
         conn.rollback()
         return False
@@ -221,6 +243,8 @@ def _apply_move(conn, move: Move) -> bool:
         conn.execute(_upsert(conn, _CTX, ("assessment_id", "question_id"),
                              assessment_id=move.assessment_id, question_id=question_id,
                              options=",".join(options), answered_at=now))
+    if finish is not None:  # the last answer and the closing in one transaction
+        return _finish(conn, move.assessment_id, *finish)
     return True
 
 
@@ -248,10 +272,16 @@ class Store:
     one hop per unit. aiosqlite costs about 150 us and three thread hops per statement (measured:
     sqlite3 itself 1.4 us), and a tap takes eight statements: the hot path would spend most of
     its time handing work between threads.
+
+    Three kinds of unit: reads (`_read`), bookkeeping writes that may happen again harmlessly
+    (`_run(..., effect=False)`: the user row, the message id), and effects (`_run`). The first
+    effect written while an update is processed also marks that update done in the inbox, in the
+    same transaction (see bot.storage.inbox).
     """
 
     def __init__(self, engine: AsyncEngine, url: str | None = None):
         self.engine = engine
+        self.lease = INBOX_LEASE  # how long an accepted update is held before others may take it
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
         if url is not None and url.startswith("sqlite"):
@@ -265,25 +295,54 @@ class Store:
             await store.migrate()
         return store
 
-    async def _run(self, unit, *args):
-        """Run `unit(connection, *args)` in one transaction and commit it."""
+    async def _run(self, unit, *args, effect: bool = True, read: bool = False):
+        """Run `unit(connection, *args)` in one transaction and commit it. An effect of an
+        update whose claim is not settled yet settles it in the same transaction; if another
+        replica took the update up meanwhile, the transaction is rolled back and
+        UpdateSuperseded raised."""
+        claim = CURRENT_UPDATE.get()
+        tie = effect and not read and claim is not None and claim.owned and not claim.settled
+        if tie:
+            plain = unit
+
+            def unit(conn, *unit_args):  # noqa: F811 (the unit, and the settling)
+                result = plain(conn, *unit_args)
+                if not inbox.settle(conn, claim.update_id, claim.owner):
+                    conn.rollback()
+                    raise UpdateSuperseded(claim.update_id)
+                return result
+
         if self._sync is not None:
             def in_thread():
                 with self._sync.connect() as conn:
+                    if read:
+                        conn.execution_options(sqlite_read=True)
                     result = unit(conn, *args)
                     conn.commit()
                     return result
 
-            return await asyncio.get_running_loop().run_in_executor(self._thread, in_thread)
-        async with self.engine.connect() as conn:
-            result = await conn.run_sync(unit, *args)
-            await conn.commit()
-            return result
+            result = await asyncio.get_running_loop().run_in_executor(self._thread, in_thread)
+        else:
+            async with self.engine.connect() as conn:
+                result = await conn.run_sync(unit, *args)
+                await conn.commit()
+        if tie:
+            claim.settled = True
+        return result
+
+    async def _read(self, unit, *args):
+        return await self._run(unit, *args, read=True)
 
     async def migrate(self) -> None:
+        """Upgrade the schema to the newest revision. Two replicas starting on an empty
+        database at once take turns: PostgreSQL with a transaction-scoped advisory lock, SQLite
+        with BEGIN IMMEDIATE (the migration's transaction holds the write lock); the second
+        finds the schema up to date."""
         from .migrate import upgrade
 
         async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             await conn.run_sync(upgrade)
 
     async def close(self) -> None:
@@ -298,20 +357,56 @@ class Store:
 
     async def ping(self) -> bool:
         try:
-            return await self._run(lambda conn: conn.exec_driver_sql("SELECT 1").scalar() == 1)
+            return await self._read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar() == 1)
         except Exception:  # any failure means "not reachable" for a health check
             return False
 
-    # --- updates -------------------------------------------------------------------------------
-    async def claim_update(self, update_id: int) -> bool:
-        """True for the first process to see this update id, False for any repeat."""
-        first, _ = await self.admit(update_id, None, "en")
-        return first
+    # --- the inbox (bot/storage/inbox.py) ----------------------------------------------------
+    async def accept_updates(self, updates: list[tuple[int, str]], owner: str) -> list[int]:
+        """Make updates (id, raw JSON) durable before Telegram is told they arrived; the ids not
+        seen before, which this replica now holds and must process."""
+        if not updates:
+            return []
+        return await self._run(inbox.accept, updates, owner, utcnow() + self.lease,
+                               effect=False)
+
+    async def settle_update(self, claim: UpdateClaim) -> bool:
+        """Mark a claimed update done (one that made no database effect of its own)."""
+        done = await self._run(inbox.settle, claim.update_id, claim.owner, effect=False)
+        claim.settled = True
+        return done
+
+    async def drop_update(self, update_id: int, owner: str) -> None:
+        await self._run(inbox.drop, update_id, owner, effect=False)
+
+    async def take_up_updates(self, owner: str, own: bool = False,
+                              limit: int = 500) -> list[TakenUp]:
+        """Unfinished updates of a dead replica (own=True: this replica's previous run), now
+        held by `owner`, oldest first; poison updates (taken up too often) are given up."""
+        taken = await self._run(inbox.take_up, owner, utcnow() + self.lease, own, limit,
+                                effect=False)
+        out = []
+        for row in taken:
+            if row.attempts > inbox.MAX_ATTEMPTS or row.payload is None:
+                log.error("update %s given up after %d attempts", row.update_id, row.attempts,
+                          extra={"update_id": row.update_id})
+                await self._run(inbox.give_up, row.update_id, owner, effect=False)
+            else:
+                out.append(row)
+        return out
+
+    async def renew_leases(self, owner: str) -> int:
+        return await self._run(inbox.renew, owner, utcnow() + self.lease, effect=False)
+
+    async def release_leases(self, owner: str) -> int:
+        return await self._run(inbox.release, owner, effect=False)
+
+    async def inbox_counts(self) -> dict[str, int]:
+        return await self._read(inbox.counts)
 
     async def prune_updates(self, older_than: timedelta = timedelta(days=1)) -> int:
-        cutoff = utcnow() - older_than
-        return await self._run(lambda conn: conn.execute(
-            delete(_P).where(_P.c.processed_at < cutoff)).rowcount)
+        """Forget finished update ids after a day (Telegram gives up redelivering long before)."""
+        return await self._run(inbox.prune, utcnow() - older_than, effect=False)
 
     # --- users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
@@ -319,17 +414,18 @@ class Store:
             row = conn.execute(select(_U.c.language, _U.c.active)
                                .where(_U.c.id == user_id)).first()
             return UserRecord(user_id, row.language, bool(row.active)) if row else None
-        return await self._run(unit)
+        return await self._read(unit)
 
     async def ensure_user(self, user_id: int, language: str) -> UserRecord:
         """The user, created on first contact; a user who writes again is active again."""
-        return await self._run(_ensure_user, user_id, language)
+        return await self._run(_ensure_user, user_id, language, effect=False)
 
-    async def admit(self, update_id: int, user_id: int | None,
+    async def admit(self, update_id: int, owner: str, user_id: int | None,
                     language: str) -> tuple[bool, UserRecord | None]:
-        """One round for every update: record its id (False for a repeat, also one another
-        replica took) and fetch or create its user."""
-        return await self._run(_admit, update_id, user_id, language)
+        """One round for every update: claim it in the inbox for `owner` (False for a repeat,
+        also one another replica holds or took) and fetch or create its user."""
+        return await self._run(_admit, update_id, owner, utcnow() + self.lease, user_id,
+                               language, effect=False)
 
     async def set_language(self, user_id: int, language: str) -> None:
         await self._run(lambda conn: conn.execute(
@@ -342,23 +438,32 @@ class Store:
     # --- assessments -------------------------------------------------------------------------
     async def start_assessment(self, user_id: int, mode: str, version: str) -> AssessmentRecord:
         """A new open assessment; any other open one of the user is set aside (kept, not lost)."""
-        return await self._run(_start_assessment, user_id, mode, version)
+        for attempt in range(3):
+            try:
+                return await self._run(_start_assessment, user_id, mode, version)
+            except IntegrityError:  # another replica opened one at the same moment: again
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def open_assessment(self, user_id: int) -> AssessmentRecord | None:
-        return await self._run(_load_where, (_A.c.user_id == user_id, _A.c.status == "open"),
-                               True)
+        return await self._read(_load_where, (_A.c.user_id == user_id, _A.c.status == "open"),
+                                True)
 
     async def load_assessment(self, assessment_id: int) -> AssessmentRecord | None:
-        return await self._run(_load_where, (_A.c.id == assessment_id,), False)
+        return await self._read(_load_where, (_A.c.id == assessment_id,), False)
 
-    async def apply_move(self, move: Move) -> bool:
-        """Write a tap's answer and move the cursor, only if the cursor is still where the tap
-        saw it (compare-and-set): a double tap or a second replica can not write twice."""
-        return await self._run(_apply_move, move)
+    async def apply_move(self, move: Move, finish: tuple[dict, list] | None = None) -> bool:
+        """Write a tap's answer and move the cursor, only if the assessment is still at the
+        version the move was decided on (compare-and-set): of two replicas writing from the same
+        state, one succeeds and the other gets False. `finish` (scores, plan) closes the
+        assessment in the same transaction (the last answer)."""
+        return await self._run(_apply_move, move, finish)
 
     async def set_message(self, assessment_id: int, message_id: int | None) -> None:
         await self._run(lambda conn: conn.execute(
-            update(_A).where(_A.c.id == assessment_id).values(message_id=message_id)))
+            update(_A).where(_A.c.id == assessment_id).values(message_id=message_id)),
+            effect=False)
 
     async def finish(self, assessment_id: int, scores: dict,
                      plan: list[tuple[str, str]]) -> bool:
@@ -373,10 +478,10 @@ class Store:
                                 .order_by(_A.c.finished_at.desc(), _A.c.id.desc())
                                 .limit(limit)).all()
             return [_record(conn, r) for r in rows]
-        return await self._run(unit)
+        return await self._read(unit)
 
     async def previous_scores(self, user_id: int, before_id: int) -> dict | None:
-        return await self._run(lambda conn: conn.execute(
+        return await self._read(lambda conn: conn.execute(
             select(_A.c.scores).where(_A.c.user_id == user_id, _A.c.status == "finished",
                                       _A.c.id < before_id)
             .order_by(_A.c.id.desc()).limit(1)).scalar())
@@ -388,7 +493,7 @@ class Store:
                                 .order_by(_PA.c.position)).all()
             return [PlanItem(r.id, r.assessment_id, r.recommendation_id, r.phase,
                              r.done_at is not None) for r in rows]
-        return await self._run(unit)
+        return await self._read(unit)
 
     async def plan_item_owner(self, plan_item_id: int) -> tuple[int, int] | None:
         """(user id, assessment id) of a plan action, to check a tap against."""
@@ -397,7 +502,7 @@ class Store:
                                .join(_PA, _PA.c.assessment_id == _A.c.id)
                                .where(_PA.c.id == plan_item_id)).first()
             return (row[0], row[1]) if row else None
-        return await self._run(unit)
+        return await self._read(unit)
 
     async def mark_plan_item(self, plan_item_id: int, done: bool) -> bool:
         """Idempotent: marking done twice keeps the first time; True if anything changed."""
@@ -409,32 +514,30 @@ class Store:
     # --- reminders -----------------------------------------------------------------------------
     async def schedule_reminder(self, user_id: int, assessment_id: int | None,
                                 due_at: datetime) -> int:
-        """One pending check-in per user: a new one replaces the pending one."""
-        async with self.session() as s:
-            await s.exec(update(Reminder)
-                         .where(Reminder.user_id == user_id, Reminder.status == "pending")
-                         .values(status="cancelled"))
-            row = Reminder(user_id=user_id, assessment_id=assessment_id, due_at=due_at)
-            s.add(row)
-            await s.commit()
-            return row.id
+        """One pending check-in per user: a new one replaces the pending one, in one statement
+        (an upsert on the partial unique index of pending reminders), so two replicas
+        scheduling at the same moment leave one pending, the later write's."""
+        def unit(conn):
+            statement = _dialect_insert(conn, _R).values(
+                user_id=user_id, assessment_id=assessment_id, due_at=due_at, status="pending",
+                created_at=utcnow())
+            statement = statement.on_conflict_do_update(
+                index_elements=["user_id"], index_where=_PENDING,
+                set_={"assessment_id": statement.excluded.assessment_id,
+                      "due_at": statement.excluded.due_at,
+                      "created_at": statement.excluded.created_at})
+            return conn.execute(statement.returning(_R.c.id)).scalar_one()
+        return await self._run(unit)
 
     async def cancel_reminders(self, user_id: int) -> int:
-        async with self.session() as s:
-            result = await s.exec(update(Reminder)
-                                  .where(Reminder.user_id == user_id,
-                                         Reminder.status == "pending")
-                                  .values(status="cancelled"))
-            await s.commit()
-            return result.rowcount
+        return await self._run(lambda conn: conn.execute(
+            update(_R).where(_R.c.user_id == user_id, _R.c.status == "pending")
+            .values(status="cancelled")).rowcount)
 
     async def pending_reminders(self, user_id: int) -> list[datetime]:
-        async with self.session() as s:
-            rows = (await s.exec(select(Reminder.due_at)
-                                 .where(Reminder.user_id == user_id,
-                                        Reminder.status == "pending")
-                                 .order_by(Reminder.due_at))).all()
-            return list(rows)
+        return await self._read(lambda conn: list(conn.execute(
+            select(_R.c.due_at).where(_R.c.user_id == user_id, _R.c.status == "pending")
+            .order_by(_R.c.due_at)).scalars()))
 
     async def claim_due_reminders(self, now: datetime, token: str,
                                   limit: int = 50) -> list[DueReminder]:
@@ -443,42 +546,62 @@ class Store:
         not pending any more, so it is never sent twice. A claim is never taken back: a sender
         that dies between claiming and sending loses that check-in rather than risking a
         duplicate."""
-        async with self.session() as s:
-            due = (select(Reminder.id)
-                   .join(User, User.id == Reminder.user_id)
-                   .where(Reminder.status == "pending", Reminder.due_at <= now,
-                          User.active.is_(True))
-                   .order_by(Reminder.due_at).limit(limit))
-            ids = list((await s.exec(due)).all())
+        def unit(conn):
+            ids = list(conn.execute(
+                select(_R.c.id).join(_U, _U.c.id == _R.c.user_id)
+                .where(_R.c.status == "pending", _R.c.due_at <= now, _U.c.active.is_(True))
+                .order_by(_R.c.due_at).limit(limit)).scalars())
             if not ids:
                 return []
-            await s.exec(update(Reminder)
-                         .where(Reminder.id.in_(ids), Reminder.status == "pending")
+            conn.execute(update(_R).where(_R.c.id.in_(ids), _R.c.status == "pending")
                          .values(status="claimed", claimed_by=token, claimed_at=now))
-            await s.commit()
-            rows = (await s.exec(select(Reminder, User.language, User.timezone)
-                                 .join(User, User.id == Reminder.user_id)
-                                 .where(Reminder.claimed_by == token,
-                                        Reminder.status == "claimed"))).all()
-            return [DueReminder(r.id, r.user_id, r.assessment_id, lang, tz)
-                    for r, lang, tz in rows]
+            rows = conn.execute(
+                select(_R.c.id, _R.c.user_id, _R.c.assessment_id, _U.c.language,
+                       _U.c.timezone).join(_U, _U.c.id == _R.c.user_id)
+                .where(_R.c.claimed_by == token, _R.c.status == "claimed")).all()
+            return [DueReminder(*row) for row in rows]
+        return await self._run(unit, effect=False)
 
     async def finish_reminder(self, reminder_id: int, status: str,
                               due_at: datetime | None = None) -> None:
-        """sent / failed, or back to pending at a later time (a quiet-hours postponement)."""
-        async with self.session() as s:
-            values: dict = {"status": status}
-            if status == "sent":
-                values["sent_at"] = utcnow()
-            if due_at is not None:
-                values.update(due_at=due_at, claimed_by=None, claimed_at=None)
-            await s.exec(update(Reminder).where(Reminder.id == reminder_id).values(**values))
-            await s.commit()
+        """sent / failed, or back to pending at a later time (a quiet-hours postponement; if the
+        user has scheduled a newer check-in meanwhile, that one stays and this one is
+        cancelled: one pending per user)."""
+        values: dict = {"status": status}
+        if status == "sent":
+            values["sent_at"] = utcnow()
+        if due_at is not None:
+            values.update(due_at=due_at, claimed_by=None, claimed_at=None)
+
+        def unit(conn):
+            where = [_R.c.id == reminder_id]
+            if status == "pending":
+                other = _R.alias("other")
+                where.append(~exists().where(other.c.user_id == _R.c.user_id,
+                                             other.c.status == "pending"))
+            if conn.execute(update(_R).where(*where).values(**values)).rowcount == 0 \
+                    and status == "pending":
+                conn.execute(update(_R).where(_R.c.id == reminder_id)
+                             .values(status="cancelled"))
+
+        try:
+            await self._run(unit, effect=False)
+        except IntegrityError:  # a new check-in became pending at this very moment
+            await self._run(lambda conn: conn.execute(
+                update(_R).where(_R.c.id == reminder_id).values(status="cancelled")),
+                effect=False)
 
     async def reminder_owner(self, reminder_id: int) -> int | None:
-        async with self.session() as s:
-            row = await s.get(Reminder, reminder_id)
-            return row.user_id if row else None
+        return await self._read(lambda conn: conn.execute(
+            select(_R.c.user_id).where(_R.c.id == reminder_id)).scalar())
+
+    async def answer_checkin(self, reminder_id: int, user_id: int) -> bool:
+        """The owner answered this check-in (sent -> answered); False if it was answered
+        already (a double tap, or the same tap on another replica): it counts once."""
+        return await self._run(lambda conn: conn.execute(
+            update(_R).where(_R.c.id == reminder_id, _R.c.user_id == user_id,
+                             _R.c.status.in_(("claimed", "sent")))
+            .values(status="answered")).rowcount == 1)
 
     # --- the user's own data -----------------------------------------------------------------
     async def export_user(self, user_id: int) -> dict:
@@ -532,7 +655,7 @@ class Store:
             await s.exec(delete(Assessment).where(Assessment.user_id == user_id))
             await cohort_data.delete_rows(s, user_id)  # trainer feature: memberships, cohorts
             await s.exec(delete(User).where(User.id == user_id))
-            await s.commit()
+            await commit_effect(s)
 
     async def count_rows(self, user_id: int) -> int:
         """How many rows anywhere belong to this user (for tests and /delete's promise)."""

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import uuid
+from datetime import timedelta
 
 from pydantic import ValidationError
 from telegram import BotCommand, Update
@@ -32,7 +34,7 @@ from bot.storage import Store
 from . import handlers as h
 from .callbacks import PATTERNS
 from .logs import configure_logging
-from .processing import PerUserOrder, admit
+from .processing import InboxApplication, PerUserOrder, admit, burst_handler
 from .reminders import REMINDER_INTERVAL, send_due_reminders
 from .request import RetryingRequest
 from .trainer import add_trainer_handlers
@@ -56,6 +58,7 @@ def build_application(
                .token(settings.bot_token or "")
                .base_url(settings.telegram_api_base_url)
                .base_file_url(settings.telegram_api_file_url)
+               .application_class(InboxApplication)
                .concurrent_updates(PerUserOrder(settings.max_concurrent_updates))
                # Retries after Telegram's RetryAfter and paces group chats. Replies to a user's
                # own taps are not capped at the bulk rate (30/s): Telegram tells us with
@@ -72,6 +75,8 @@ def build_application(
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["content"] = content
+    # The inbox's owner name (bot/storage/inbox.py); the runner gives a stable one.
+    app.bot_data["replica"] = settings.replica_id or f"app-{uuid.uuid4().hex[:12]}"
     if store is not None:  # tests bring a store opened on their own event loop
         _attach(app, content, store)
     add_handlers(app)
@@ -79,6 +84,9 @@ def build_application(
 
 
 def _attach(app: Application, content: Content, store: Store) -> None:
+    store.lease = timedelta(seconds=app.bot_data["settings"].inbox_lease_seconds)
+    if isinstance(app.update_processor, PerUserOrder):
+        app.update_processor.on_burst = burst_handler(app)
     coach = Coach(content, store)
     app.bot_data["coach"] = coach
     app.bot_data["coaching"] = Coaching(coach)
