@@ -165,21 +165,6 @@ async def _prune(context) -> None:
         log.info("pruned %d processed update ids", removed)
 
 
-async def run_webhook(settings: Settings, content: Content) -> None:
-    """Webhook mode: the same Application behind a small HTTP server (bot/telegram/webhook.py).
-    Registering the webhook is `python -m bot set-webhook`, never done at boot by each replica."""
-    from .webhook import serve
-
-    app = build_application(settings, content)
-    app.post_init, app.post_shutdown = None, None  # called here: serve() does not run them
-    await app.initialize()
-    await _post_init(app)
-    try:
-        await serve(app, settings)
-    finally:
-        await _post_shutdown(app)
-
-
 def main(args=None) -> int:
     try:
         settings = Settings()
@@ -198,14 +183,13 @@ def main(args=None) -> int:
     except ContentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if settings.webhook_url:
-        if not settings.webhook_secret:
-            print("error: WEBHOOK_SECRET is required in webhook mode (WEBHOOK_URL is set)",
-                  file=sys.stderr)
-            return 2
-        asyncio.run(run_webhook(settings, content))
-        return 0
+    if settings.webhook_url and not settings.webhook_secret:
+        print("error: WEBHOOK_SECRET is required in webhook mode (WEBHOOK_URL is set)",
+              file=sys.stderr)
+        return 2
+    from .runner import run
+
     app = build_application(settings, content)
-    log.info("starting long polling (content %s)", content.bank.version)
-    app.run_polling(allowed_updates=Update.ALL_TYPES)
-    return 0
+    log.info("starting %s (content %s)", "the webhook" if settings.webhook_url
+             else "long polling", content.bank.version)
+    return asyncio.run(run(settings, app))
