@@ -179,14 +179,19 @@ class Coaching:
         record = await self._latest(user_id)
         if record is None:
             return None
+        # A check-in is answered once (a double tap, maybe on two replicas, counts once): the
+        # answer and what it does are one transaction.
         if choice == "work":
             due = (now or datetime.now(UTC)) + timedelta(days=WORKING_AGAIN_DAYS)
-            await self.store.schedule_reminder(user_id, record.state.id, due)
+            if not await self.store.answer_checkin(reminder_id, user_id,
+                                                   again=(record.state.id, due)):
+                return None
             return r.message("coach.checkin_working", date=due.date().isoformat())
         items = await self.store.plan_items(record.state.id)
         first_open = next((i for i in items if not i.done), None)
-        if first_open is not None:
-            await self.store.mark_plan_item(first_open.id, True)
+        if not await self.store.answer_checkin(reminder_id, user_id,
+                                               done=first_open.id if first_open else None):
+            return None
         items = await self.store.plan_items(record.state.id)
         next_open = next((i for i in items if not i.done), None)
         return r.message("coach.checkin_done", done=sum(1 for i in items if i.done),

@@ -263,6 +263,18 @@ def _finish(conn, assessment_id: int, scores: dict, plan: list[tuple[str, str]])
     return True
 
 
+def _schedule(conn, user_id: int, assessment_id: int | None, due_at: datetime) -> int:
+    statement = _dialect_insert(conn, _R).values(
+        user_id=user_id, assessment_id=assessment_id, due_at=due_at, status="pending",
+        created_at=utcnow())
+    statement = statement.on_conflict_do_update(
+        index_elements=["user_id"], index_where=_PENDING,
+        set_={"assessment_id": statement.excluded.assessment_id,
+              "due_at": statement.excluded.due_at,
+              "created_at": statement.excluded.created_at})
+    return conn.execute(statement.returning(_R.c.id)).scalar_one()
+
+
 class Store:
     """Every method is one unit of work that commits before it returns.
 
@@ -517,17 +529,7 @@ class Store:
         """One pending check-in per user: a new one replaces the pending one, in one statement
         (an upsert on the partial unique index of pending reminders), so two replicas
         scheduling at the same moment leave one pending, the later write's."""
-        def unit(conn):
-            statement = _dialect_insert(conn, _R).values(
-                user_id=user_id, assessment_id=assessment_id, due_at=due_at, status="pending",
-                created_at=utcnow())
-            statement = statement.on_conflict_do_update(
-                index_elements=["user_id"], index_where=_PENDING,
-                set_={"assessment_id": statement.excluded.assessment_id,
-                      "due_at": statement.excluded.due_at,
-                      "created_at": statement.excluded.created_at})
-            return conn.execute(statement.returning(_R.c.id)).scalar_one()
-        return await self._run(unit)
+        return await self._run(_schedule, user_id, assessment_id, due_at)
 
     async def cancel_reminders(self, user_id: int) -> int:
         return await self._run(lambda conn: conn.execute(
@@ -595,13 +597,26 @@ class Store:
         return await self._read(lambda conn: conn.execute(
             select(_R.c.user_id).where(_R.c.id == reminder_id)).scalar())
 
-    async def answer_checkin(self, reminder_id: int, user_id: int) -> bool:
-        """The owner answered this check-in (sent -> answered); False if it was answered
-        already (a double tap, or the same tap on another replica): it counts once."""
-        return await self._run(lambda conn: conn.execute(
-            update(_R).where(_R.c.id == reminder_id, _R.c.user_id == user_id,
-                             _R.c.status.in_(("claimed", "sent")))
-            .values(status="answered")).rowcount == 1)
+    async def answer_checkin(self, reminder_id: int, user_id: int, done: int | None = None,
+                             again: tuple[int, datetime] | None = None) -> bool:
+        """The owner answered this check-in (claimed/sent -> answered) and, in the same
+        transaction, ticked off plan action `done` or asked again (assessment id, due).
+        False if it was answered already (a double tap, or the same tap on another replica):
+        it counts once."""
+        def unit(conn):
+            answered = conn.execute(
+                update(_R).where(_R.c.id == reminder_id, _R.c.user_id == user_id,
+                                 _R.c.status.in_(("claimed", "sent")))
+                .values(status="answered")).rowcount == 1
+            if not answered:
+                return False
+            if done is not None:
+                conn.execute(update(_PA).where(_PA.c.id == done, _PA.c.done_at.is_(None))
+                             .values(done_at=utcnow()))
+            if again is not None:
+                _schedule(conn, user_id, *again)
+            return True
+        return await self._run(unit)
 
     # --- the user's own data -----------------------------------------------------------------
     async def export_user(self, user_id: int) -> dict:

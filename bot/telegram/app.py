@@ -32,7 +32,7 @@ from bot.service import Coach
 from bot.storage import Store
 
 from . import handlers as h
-from .callbacks import PATTERNS
+from .callbacks import PATTERNS, matcher
 from .logs import configure_logging
 from .processing import InboxApplication, PerUserOrder, admit, burst_handler
 from .reminders import REMINDER_INTERVAL, send_due_reminders
@@ -108,18 +108,18 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("learn", h.learn, filters=private))
     app.add_handler(CommandHandler("retake", h.retake, filters=private))
     for kind in ("ans", "ev", "ctx", "ok", "back", "pause"):
-        app.add_handler(CallbackQueryHandler(h.tap, pattern=PATTERNS[kind]))
-    app.add_handler(CallbackQueryHandler(h.begin, pattern=PATTERNS["new"]))
-    app.add_handler(CallbackQueryHandler(h.resume, pattern=PATTERNS["go"]))
-    app.add_handler(CallbackQueryHandler(h.choose_language, pattern=PATTERNS["lang"]))
-    app.add_handler(CallbackQueryHandler(h.document, pattern=PATTERNS["doc"]))
-    app.add_handler(CallbackQueryHandler(h.plan, pattern=PATTERNS["plan"]))
-    app.add_handler(CallbackQueryHandler(h.confirm_delete, pattern=PATTERNS["del"]))
-    app.add_handler(CallbackQueryHandler(h.mark_action, pattern=PATTERNS["pa"]))
-    app.add_handler(CallbackQueryHandler(h.remind, pattern=PATTERNS["rem"]))
-    app.add_handler(CallbackQueryHandler(h.checkin_reply, pattern=PATTERNS["ci"]))
-    app.add_handler(CallbackQueryHandler(h.lesson, pattern=PATTERNS["learn"]))
-    app.add_handler(CallbackQueryHandler(h.report_command, pattern=PATTERNS["rep"]))
+        app.add_handler(CallbackQueryHandler(h.tap, pattern=matcher(PATTERNS[kind])))
+    app.add_handler(CallbackQueryHandler(h.begin, pattern=matcher(PATTERNS["new"])))
+    app.add_handler(CallbackQueryHandler(h.resume, pattern=matcher(PATTERNS["go"])))
+    app.add_handler(CallbackQueryHandler(h.choose_language, pattern=matcher(PATTERNS["lang"])))
+    app.add_handler(CallbackQueryHandler(h.document, pattern=matcher(PATTERNS["doc"])))
+    app.add_handler(CallbackQueryHandler(h.plan, pattern=matcher(PATTERNS["plan"])))
+    app.add_handler(CallbackQueryHandler(h.confirm_delete, pattern=matcher(PATTERNS["del"])))
+    app.add_handler(CallbackQueryHandler(h.mark_action, pattern=matcher(PATTERNS["pa"])))
+    app.add_handler(CallbackQueryHandler(h.remind, pattern=matcher(PATTERNS["rem"])))
+    app.add_handler(CallbackQueryHandler(h.checkin_reply, pattern=matcher(PATTERNS["ci"])))
+    app.add_handler(CallbackQueryHandler(h.lesson, pattern=matcher(PATTERNS["learn"])))
+    app.add_handler(CallbackQueryHandler(h.report_command, pattern=matcher(PATTERNS["rep"])))
     add_trainer_handlers(app)  # /trainer, cohort and join buttons: before the catch-all
     app.add_handler(CallbackQueryHandler(h.unknown_tap))
     app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, h.typed))

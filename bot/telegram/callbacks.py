@@ -7,17 +7,22 @@ can be checked against the database before anything is written:
 Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
   rep   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>
   learn:<dimension>
+Every number must fit the INTEGER column it names (assessments, plan actions, reminders, cohorts:
+at most 2^31 - 1): callback data with a larger one is not ours, like any other garbage (a short
+notice, nothing done), never a database error.
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 from bot.content.render import Button
 
 MAX_BYTES = 64
+MAX_ID = (1 << 31) - 1  # PostgreSQL INTEGER; SQLite would take more, PostgreSQL raises DataError
 _ID = r"(\d{1,12})"
 # Item option ids have at most 10 characters, context option ids up to 20 ("marketplace",
 # "customer_perspective"): a tighter limit made those buttons dead ("not available here").
@@ -58,10 +63,26 @@ def decode(data: str | None) -> tuple | None:
     kind = data.split(":", 1)[0]
     pattern = PATTERNS.get(kind)
     match = pattern.match(data) if pattern else None
-    if match is None:
+    if match is None or not ids_fit(match.groups()):
         return None
     parts = [int(g) if g and g.isdigit() else g for g in match.groups() if g is not None]
     return (kind, *parts)
+
+
+def ids_fit(groups) -> bool:
+    """Every all-digit group of a match is a possible row id."""
+    return all(int(g) <= MAX_ID for g in groups if g and g.isdigit())
+
+
+def matcher(pattern: re.Pattern) -> Callable[[object], bool]:
+    """A CallbackQueryHandler pattern: the regex matches and every number in it fits its column.
+    Anything else falls through to the catch-all (`handlers.unknown_tap`)."""
+    def match(data: object) -> bool:
+        if not isinstance(data, str) or len(data.encode()) > MAX_BYTES:
+            return False
+        found = pattern.match(data)
+        return found is not None and ids_fit(found.groups())
+    return match
 
 
 def with_assessment(action: tuple, assessment_id: int) -> tuple:
@@ -84,4 +105,4 @@ def keyboard(rows, assessment_id: int | None = None) -> InlineKeyboardMarkup | N
     ])
 
 
-__all__ = ["Button", "decode", "encode", "keyboard"]
+__all__ = ["Button", "decode", "encode", "keyboard", "matcher"]
