@@ -114,6 +114,10 @@ class InboxApplication(Application):
             await super().process_update(update)
         finally:
             CURRENT_UPDATE.reset(token)
+            if claim is not None and claim.owned:
+                log.debug("update %s done%s", claim.update_id,
+                          " with its first effect" if claim.settled else "",
+                          extra={"update_id": claim.update_id})
             if claim is not None and claim.owned and not claim.settled:
                 try:
                     await self.bot_data["coach"].store.settle_update(claim)

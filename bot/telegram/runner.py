@@ -49,6 +49,7 @@ async def queue_updates(app: Application, updates: list[Update]) -> int:
     for update in updates:
         if update.update_id in new:
             await app.update_queue.put(update)
+    log.debug("accepted %d of %d updates into the inbox", len(new), len(updates))
     return len(new)
 
 

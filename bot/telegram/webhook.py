@@ -174,7 +174,8 @@ async def serve(app: Application, settings: Settings, stop: asyncio.Event) -> No
             yield
 
     config = uvicorn.Config(create_asgi(app, settings), host=settings.webhook_listen,
-                            port=settings.port, log_level="warning", lifespan="off",
+                            port=settings.port, log_level="warning", log_config=None,
+                            lifespan="off",
                             access_log=False, http=SlowClientGuard, timeout_keep_alive=5,
                             timeout_graceful_shutdown=5, limit_concurrency=1000,
                             h11_max_incomplete_event_size=64 * 1024)
