@@ -162,6 +162,13 @@ class Coach:
         kind, assessment_id, position, *rest = action
         r = self.renderer(locale)
         record = await self.owned(user_id, assessment_id)
+        if record is not None and self.store.written_by_this_update(record):
+            # This very update is processed again (its replica died after writing): its move is
+            # in; answer as the first time did.
+            if record.status == "finished":
+                return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")),
+                                 record, await self.report(record, locale))
+            return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale), record)
         first: Move | None = None  # the move decided on the first state read
         for _ in range(TAP_ATTEMPTS):
             if record is None or record.status != "open":

@@ -7,14 +7,18 @@ Life of a row (table ``inbox``, one per update id):
              (the webhook's 200 and the polling offset come after this commit)
     claim    queued -> running, by the owner, when processing starts (Store.admit); a repeat
              delivery, or a row another replica holds, is not claimed and not processed
-    settle   running -> done, payload cleared: in the same transaction as the update's first
-             database effect (see `Store._run`), or after processing if it had none
+    hold     every database effect of the update checks, in its own transaction, that the row is
+             still running under this owner (else it is rolled back: UpdateSuperseded)
+    settle   running -> done, payload cleared, once the update's handlers have finished
     take up  a queued or running row whose owner died (its lease ran out, or the owner itself
              restarted) goes back to queued under the new owner and is processed again
 
-So a crash before the first effect commits means the update is processed again (anything it had
-sent to Telegram before the crash may be sent again); a crash after it means it is never
-processed again (replies it had not sent yet are not sent). Its database effects: exactly once.
+So an accepted update is processed to its end at least once, and a crash part-way means it is
+processed again from the start. Its database effects still happen exactly once, because every
+effect is idempotent for a repeat of the same update: assessment writes are compare-and-set on
+the version and remember the update that made them (a repeat finds its own move applied and
+shows what it showed the first time), a new assessment remembers the update that opened it, the
+rest are conditional or upserts. Replies it had sent before the crash are sent again.
 
 Units here are plain functions over a SQLAlchemy Core connection, run by `Store`.
 """
@@ -42,7 +46,7 @@ class UpdateClaim:
     update_id: int
     owner: str
     owned: bool = False  # claimed: this replica processes it
-    settled: bool = False  # marked done together with its first database effect
+    settled: bool = False  # marked done
 
 
 # Set for the processing of one update (bot.telegram.processing.InboxApplication); each update
@@ -107,6 +111,16 @@ def settle(conn, update_id: int, owner: str, status: str = "done") -> bool:
         .values(status=status, done_at=utcnow(), payload=None)).rowcount == 1
 
 
+def hold(conn, update_id: int, owner: str) -> bool:
+    """Is this update still running under `owner`? In the transaction of an effect; on
+    PostgreSQL the row stays locked until it commits, so a replica taking the update up waits
+    for it and then sees it."""
+    return conn.execute(
+        update(_IN).where(_IN.c.update_id == update_id, _IN.c.owner == owner,
+                          _IN.c.status == "running")
+        .values(status="running")).rowcount == 1
+
+
 def drop(conn, update_id: int, owner: str) -> None:
     """An update not processed on purpose (a burst over the per-user limit)."""
     conn.execute(update(_IN).where(_IN.c.update_id == update_id, _IN.c.owner == owner,
@@ -163,16 +177,15 @@ def counts(conn) -> dict[str, int]:
 
 
 async def commit_effect(session: AsyncSession) -> None:
-    """Commit an ORM session's writes: the session counterpart of `Store._run` for effects (the
-    first effect of an update marks it done in the same transaction)."""
+    """Commit an ORM session's writes: the session counterpart of `Store._run` for effects (an
+    update another replica has taken up meanwhile writes nothing)."""
     claim = CURRENT_UPDATE.get()
     if claim is None or not claim.owned or claim.settled:
         await session.commit()
         return
-    settled = await session.run_sync(
-        lambda sync: settle(sync.connection(), claim.update_id, claim.owner))
-    if not settled:
+    held = await session.run_sync(
+        lambda sync: hold(sync.connection(), claim.update_id, claim.owner))
+    if not held:
         await session.rollback()
         raise UpdateSuperseded(claim.update_id)
     await session.commit()
-    claim.settled = True

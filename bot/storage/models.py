@@ -50,6 +50,9 @@ class Assessment(SQLModel, table=True):
     version: int = Field(default=0, sa_column=Column(Integer, nullable=False,
                                                      server_default=text("0")))
     message_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    # The Telegram update that made the last write (opened it, or the last move): an update
+    # processed again after a crash recognises its own write instead of writing twice.
+    last_update_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
     scores: dict | None = Field(default=None, sa_column=Column(JSON, nullable=True))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

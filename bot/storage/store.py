@@ -83,6 +83,7 @@ class AssessmentRecord:
     created_at: datetime
     finished_at: datetime | None
     scores: dict | None
+    last_update_id: int | None = None  # the update of the last write (opening or move)
 
 
 _A = Assessment.__table__
@@ -179,7 +180,8 @@ def _record(conn, row) -> AssessmentRecord:
         version=row.version,
     )
     return AssessmentRecord(state, row.user_id, row.status, row.content_version,
-                            row.message_id, row.created_at, row.finished_at, row.scores)
+                            row.message_id, row.created_at, row.finished_at, row.scores,
+                            row.last_update_id)
 
 
 def _load_where(conn, where: tuple, newest: bool) -> AssessmentRecord | None:
@@ -208,7 +210,14 @@ def _admit(conn, update_id: int, owner: str, lease_until: datetime, user_id: int
     return True, (_ensure_user(conn, user_id, language) if user_id is not None else None)
 
 
-def _start_assessment(conn, user_id: int, mode: str, version: str) -> AssessmentRecord:
+def _start_assessment(conn, user_id: int, mode: str, version: str,
+                      update_id: int | None) -> AssessmentRecord:
+    # The same update again (processed again after a crash): the assessment it opened.
+    if update_id is not None:
+        again = _load_where(conn, (_A.c.user_id == user_id, _A.c.status == "open",
+                                   _A.c.last_update_id == update_id), True)
+        if again is not None:
+            return again
     # The unique index on open assessments makes a second replica doing the same at the same
     # moment fail (IntegrityError) rather than leave two open ones: Store retries it.
     now = utcnow()
@@ -216,19 +225,21 @@ def _start_assessment(conn, user_id: int, mode: str, version: str) -> Assessment
                  .values(status="abandoned", updated_at=now))
     result = conn.execute(insert(_A).values(user_id=user_id, mode=mode, status="open",
                                             content_version=version, cursor=0,
+                                            last_update_id=update_id,
                                             created_at=now, updated_at=now))
     return AssessmentRecord(AssessmentState(result.inserted_primary_key[0], mode), user_id,
-                            "open", version, None, now, None, None)
+                            "open", version, None, now, None, None, update_id)
 
 
-def _apply_move(conn, move: Move, finish: tuple[dict, list] | None = None) -> bool:
+def _apply_move(conn, move: Move, finish: tuple[dict, list] | None,
+                update_id: int | None) -> bool:
     now = utcnow()
     result = conn.execute(update(_A)
                           .where(_A.c.id == move.assessment_id,
                                  _A.c.version == move.expected_version,
                                  _A.c.cursor == move.expected_cursor, _A.c.status == "open")
                           .values(cursor=move.new_cursor, version=_A.c.version + 1,
-                                  updated_at=now))
+                                  last_update_id=update_id, updated_at=now))
     if result.rowcount != 1:
         conn.rollback()
         return False
@@ -275,6 +286,11 @@ def _schedule(conn, user_id: int, assessment_id: int | None, due_at: datetime) -
     return conn.execute(statement.returning(_R.c.id)).scalar_one()
 
 
+def _current_update_id() -> int | None:
+    claim = CURRENT_UPDATE.get()
+    return claim.update_id if claim is not None and claim.owned else None
+
+
 class Store:
     """Every method is one unit of work that commits before it returns.
 
@@ -286,9 +302,8 @@ class Store:
     its time handing work between threads.
 
     Three kinds of unit: reads (`_read`), bookkeeping writes that may happen again harmlessly
-    (`_run(..., effect=False)`: the user row, the message id), and effects (`_run`). The first
-    effect written while an update is processed also marks that update done in the inbox, in the
-    same transaction (see bot.storage.inbox).
+    (`_run(..., effect=False)`: the user row, the message id), and effects (`_run`), which are
+    written only while the update being processed is still this replica's (bot.storage.inbox).
     """
 
     def __init__(self, engine: AsyncEngine, url: str | None = None):
@@ -296,9 +311,17 @@ class Store:
         self.lease = INBOX_LEASE  # how long an accepted update is held before others may take it
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        # The intake lane: accepting updates into the inbox has connections (or a thread) of its
+        # own, so the webhook's 200 never queues behind hundreds of updates being processed.
+        self._intake: tuple[Engine | AsyncEngine, ThreadPoolExecutor | None] | None = None
         if url is not None and url.startswith("sqlite"):
             self._sync = _sqlite_thread_engine(url)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
+            self._intake = (_sqlite_thread_engine(url),
+                            ThreadPoolExecutor(1, thread_name_prefix="sqlite-intake"))
+        elif url is not None:
+            self._intake = (create_async_engine(url, pool_pre_ping=True, pool_size=2,
+                                                max_overflow=2), None)
 
     @classmethod
     async def open(cls, url: str, migrate: bool = True) -> Store:
@@ -307,39 +330,41 @@ class Store:
             await store.migrate()
         return store
 
-    async def _run(self, unit, *args, effect: bool = True, read: bool = False):
-        """Run `unit(connection, *args)` in one transaction and commit it. An effect of an
-        update whose claim is not settled yet settles it in the same transaction; if another
-        replica took the update up meanwhile, the transaction is rolled back and
-        UpdateSuperseded raised."""
+    async def _run(self, unit, *args, effect: bool = True, read: bool = False,
+                   intake: bool = False):
+        """Run `unit(connection, *args)` in one transaction and commit it. An effect made while
+        an update is processed first checks that the update is still this replica's; if another
+        replica took it up meanwhile, nothing is written and UpdateSuperseded is raised."""
         claim = CURRENT_UPDATE.get()
         tie = effect and not read and claim is not None and claim.owned and not claim.settled
         if tie:
             plain = unit
 
-            def unit(conn, *unit_args):  # noqa: F811 (the unit, and the settling)
-                result = plain(conn, *unit_args)
-                if not inbox.settle(conn, claim.update_id, claim.owner):
+            def unit(conn, *unit_args):  # noqa: F811 (the check, then the unit)
+                if not inbox.hold(conn, claim.update_id, claim.owner):
                     conn.rollback()
                     raise UpdateSuperseded(claim.update_id)
-                return result
+                return plain(conn, *unit_args)
 
-        if self._sync is not None:
+        sync, thread, engine = self._sync, self._thread, self.engine
+        if intake and self._intake is not None:
+            if self._sync is not None:
+                sync, thread = self._intake
+            else:
+                engine = self._intake[0]
+        if sync is not None:
             def in_thread():
-                with self._sync.connect() as conn:
+                with sync.connect() as conn:
                     if read:
                         conn.execution_options(sqlite_read=True)
                     result = unit(conn, *args)
                     conn.commit()
                     return result
 
-            result = await asyncio.get_running_loop().run_in_executor(self._thread, in_thread)
-        else:
-            async with self.engine.connect() as conn:
-                result = await conn.run_sync(unit, *args)
-                await conn.commit()
-        if tie:
-            claim.settled = True
+            return await asyncio.get_running_loop().run_in_executor(thread, in_thread)
+        async with engine.connect() as conn:
+            result = await conn.run_sync(unit, *args)
+            await conn.commit()
         return result
 
     async def _read(self, unit, *args):
@@ -359,6 +384,14 @@ class Store:
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._intake is not None:
+            lane, thread = self._intake
+            if thread is None:
+                await lane.dispose()
+            else:
+                await asyncio.get_running_loop().run_in_executor(thread, lane.dispose)
+                thread.shutdown(wait=True)
+            self._intake = None
         if self._sync is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
             self._thread.shutdown(wait=True)
@@ -380,7 +413,7 @@ class Store:
         if not updates:
             return []
         return await self._run(inbox.accept, updates, owner, utcnow() + self.lease,
-                               effect=False)
+                               effect=False, intake=True)
 
     async def settle_update(self, claim: UpdateClaim) -> bool:
         """Mark a claimed update done (one that made no database effect of its own)."""
@@ -452,7 +485,8 @@ class Store:
         """A new open assessment; any other open one of the user is set aside (kept, not lost)."""
         for attempt in range(3):
             try:
-                return await self._run(_start_assessment, user_id, mode, version)
+                return await self._run(_start_assessment, user_id, mode, version,
+                                       _current_update_id())
             except IntegrityError:  # another replica opened one at the same moment: again
                 if attempt == 2:
                     raise
@@ -470,7 +504,14 @@ class Store:
         version the move was decided on (compare-and-set): of two replicas writing from the same
         state, one succeeds and the other gets False. `finish` (scores, plan) closes the
         assessment in the same transaction (the last answer)."""
-        return await self._run(_apply_move, move, finish)
+        return await self._run(_apply_move, move, finish, _current_update_id())
+
+    @staticmethod
+    def written_by_this_update(record: AssessmentRecord) -> bool:
+        """Whether the update being processed made the record's last write: it is being
+        processed again (after a crash) and its move is in already."""
+        update_id = _current_update_id()
+        return update_id is not None and record.last_update_id == update_id
 
     async def set_message(self, assessment_id: int, message_id: int | None) -> None:
         await self._run(lambda conn: conn.execute(

@@ -102,8 +102,8 @@ class PerUserOrder(BaseUpdateProcessor):
 
 class InboxApplication(Application):
     """The Application, processing each update under its inbox claim (CURRENT_UPDATE): `admit`
-    claims it, its first database effect marks it done in the same transaction, and if it made
-    none it is marked done here, after its handlers ran."""
+    claims it, its database effects are written only while it is still this replica's, and it
+    is marked done here, after its handlers ran (bot/storage/inbox.py)."""
 
     async def process_update(self, update: object) -> None:
         claim = None
@@ -114,14 +114,11 @@ class InboxApplication(Application):
             await super().process_update(update)
         finally:
             CURRENT_UPDATE.reset(token)
-            if claim is not None and claim.owned:
-                log.debug("update %s done%s", claim.update_id,
-                          " with its first effect" if claim.settled else "",
-                          extra={"update_id": claim.update_id})
             if claim is not None and claim.owned and not claim.settled:
+                log.debug("update %s done", claim.update_id, extra={"update_id": claim.update_id})
                 try:
                     await self.bot_data["coach"].store.settle_update(claim)
-                except Exception as exc:  # taken up again after the lease: replies may repeat
+                except Exception as exc:  # taken up again after the lease: processed again
                     log.warning("update %s not marked done: %s", claim.update_id,
                                 type(exc).__name__, extra={"update_id": claim.update_id})
 

@@ -24,6 +24,7 @@ def upgrade() -> None:
         # would cascade-delete the answers).
         batch_op.add_column(sa.Column('version', sa.Integer(), nullable=False,
                                       server_default=sa.text('0')))
+        batch_op.add_column(sa.Column('last_update_id', sa.BigInteger(), nullable=True))
     # Two replicas may have left two open assessments (or two pending check-ins) of one user:
     # keep the newest, as the bot itself did when reading.
     op.execute("UPDATE assessments SET status = 'abandoned' WHERE status = 'open' AND id NOT IN "
@@ -72,4 +73,5 @@ def downgrade() -> None:
     op.drop_table('inbox')
     op.drop_index('uq_reminders_pending_user', table_name='reminders')
     op.drop_index('uq_assessments_open_user', table_name='assessments')
-    op.drop_column('assessments', 'version')  # native on SQLite >= 3.35: no rebuild
+    op.drop_column('assessments', 'last_update_id')  # native on SQLite >= 3.35: no rebuild
+    op.drop_column('assessments', 'version')
