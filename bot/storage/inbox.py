@@ -111,6 +111,14 @@ def settle(conn, update_id: int, owner: str, status: str = "done") -> bool:
         .values(status=status, done_at=utcnow(), payload=None)).rowcount == 1
 
 
+def settle_many(conn, update_ids: list[int], owner: str) -> int:
+    """settle() for many updates in one transaction (one commit, one fsync)."""
+    return conn.execute(
+        update(_IN).where(_IN.c.update_id.in_(update_ids), _IN.c.owner == owner,
+                          _IN.c.status == "running")
+        .values(status="done", done_at=utcnow(), payload=None)).rowcount
+
+
 def hold(conn, update_id: int, owner: str) -> bool:
     """Is this update still running under `owner`? In the transaction of an effect; on
     PostgreSQL the row stays locked until it commits, so a replica taking the update up waits

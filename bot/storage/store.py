@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -134,7 +135,8 @@ def _sqlite_begin(conn) -> None:
 # Power loss: WAL with synchronous=FULL syncs the log at every commit, so a commit the bot
 # acknowledged survives a power cut (NORMAL: it survives a crash of the process, but the last
 # commits before a power cut may be lost). Measured in the README's Reliability section.
-SQLITE_SYNCHRONOUS = "FULL"
+SQLITE_SYNCHRONOUS = "NORMAL" if os.environ.get("SQLITE_SYNCHRONOUS", "").upper() == "NORMAL" \
+    else "FULL"
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -420,6 +422,12 @@ class Store:
         done = await self._run(inbox.settle, claim.update_id, claim.owner, effect=False)
         claim.settled = True
         return done
+
+    async def settle_updates(self, update_ids: list[int], owner: str) -> int:
+        """Mark many finished updates done at once (see bot.telegram.processing.Settler)."""
+        if not update_ids:
+            return 0
+        return await self._run(inbox.settle_many, update_ids, owner, effect=False, intake=True)
 
     async def drop_update(self, update_id: int, owner: str) -> None:
         await self._run(inbox.drop, update_id, owner, effect=False)

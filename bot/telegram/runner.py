@@ -184,6 +184,7 @@ async def run(settings: Settings, app: Application) -> int:
                        return_when=asyncio.FIRST_COMPLETED)
     store: Store = app.bot_data["coach"].store
     with contextlib.suppress(Exception):
+        await app.settler.flush()
         left = await store.release_leases(app.bot_data["replica"])
         if left:
             log.info("%d unfinished updates left to the inbox", left)
