@@ -117,7 +117,9 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cursor.execute("PRAGMA busy_timeout=5000")  # wait for a lock instead of failing at once
+    # Wait for a lock instead of failing at once: another replica's migration, a long backup
+    # start, a burst of writers on a loaded machine.
+    cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE for /delete
     cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     cursor.close()
