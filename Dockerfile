@@ -3,11 +3,6 @@
 # `uv sync --locked` installs exactly what uv.lock says.
 FROM python:3.11-slim-bookworm
 
-# A CJK font so the radar chart labels Chinese dimension names (else they fall back to English).
-RUN apt-get update \
- && apt-get install -y --no-install-recommends fonts-wqy-microhei \
- && rm -rf /var/lib/apt/lists/*
-
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/app/.venv \
     DATABASE_URL=sqlite+aiosqlite:////data/bot.db \
@@ -18,6 +13,7 @@ WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --locked --no-dev --no-install-project
 COPY bot ./bot
+# content/ carries the wording, the cited articles and the CJK fonts of the charts (content/fonts)
 COPY content ./content
 COPY README.md ./
 

@@ -19,7 +19,7 @@ def _content_check(args) -> int:
         print(f"warning: {articles} not found: sources were checked against sources.yaml "
               "only, not against the article texts (pass --articles DIR)", file=sys.stderr)
     try:
-        content = load_content(args.content, args.articles)
+        content = load_content(args.content, args.articles, lint=True)
     except ContentError as exc:
         for problem in exc.problems:
             print(problem)
@@ -43,6 +43,31 @@ def _build_hant(args) -> int:
     for path in build(Path(args.content) if args.content else DEFAULT_CONTENT_DIR):
         print(f"wrote {path}")
     return 0
+
+
+def _fonts_build(args) -> int:
+    from bot.content import ContentError
+    from bot.content.fontbuild import DEFAULT_SOURCE, FontSourceMissing, build, missing_glyphs
+    from bot.content.loader import DEFAULT_CONTENT_DIR
+
+    content = Path(args.content) if args.content else DEFAULT_CONTENT_DIR
+    try:
+        built = build(Path(args.source) if args.source else DEFAULT_SOURCE, content)
+    except FontSourceMissing as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 1
+    except ContentError as exc:
+        print(f"error: the content does not load ({len(exc.problems)} problem(s)): "
+              "run `python -m bot content check`", file=sys.stderr)
+        return 1
+    for face in built:
+        print(f"wrote {face.path}: {face.size:,} bytes, {face.glyphs:,} glyphs, "
+              f"{face.characters:,} characters ({face.hanzi:,} hanzi)")
+    print(f"total {sum(face.size for face in built):,} bytes")
+    missing = missing_glyphs(content)
+    for label, chars in missing.items():  # Noto Sans CJK itself lacks them
+        print(f"error: {label}: no font draws {chars}: change the wording", file=sys.stderr)
+    return 1 if missing else 0
 
 
 def _console(args) -> int:
@@ -74,8 +99,10 @@ def _webhook(args) -> int:
     """Register (or remove) the webhook once, by hand: replicas never do it at boot."""
     import asyncio
 
-    from telegram import Bot, Update
+    from telegram import Bot
     from telegram.error import TelegramError
+
+    from bot.telegram.chats import ALLOWED_UPDATES
 
     settings = _settings()
     if settings is None:
@@ -91,7 +118,7 @@ def _webhook(args) -> int:
         async with Bot(settings.bot_token, base_url=settings.telegram_api_base_url) as bot:
             if args.command == "set-webhook":
                 await bot.set_webhook(settings.webhook_url, secret_token=settings.webhook_secret,
-                                      allowed_updates=Update.ALL_TYPES,
+                                      allowed_updates=list(ALLOWED_UPDATES),
                                       drop_pending_updates=args.drop_pending)
             else:
                 await bot.delete_webhook(drop_pending_updates=args.drop_pending)
@@ -170,6 +197,14 @@ def build_parser() -> argparse.ArgumentParser:
     hant = csub.add_parser("build-hant", help="generate zh-Hant from zh-Hans with OpenCC")
     hant.add_argument("--content", help="content folder (default: ./content)")
     hant.set_defaults(func=_build_hant)
+
+    fonts = sub.add_parser("fonts", help="the CJK fonts in content/fonts")
+    fsub = fonts.add_subparsers(dest="fonts_command", required=True)
+    fbuild = fsub.add_parser("build", help="subset Noto Sans CJK into content/fonts (build time)")
+    fbuild.add_argument("--source", help="folder with NotoSansCJK-Regular.ttc and "
+                        "NotoSansCJK-Bold.ttc (default: /usr/share/fonts/opentype/noto)")
+    fbuild.add_argument("--content", help="content folder (default: ./content)")
+    fbuild.set_defaults(func=_fonts_build)
 
     for name, text in (("set-webhook", "register WEBHOOK_URL with Telegram (once, by hand)"),
                        ("delete-webhook", "remove the webhook (back to long polling)")):

@@ -1,6 +1,8 @@
 """The radar chart of the eight dimensions as PNG bytes (matplotlib, Agg backend).
 
-Slow work (~100 ms): adapters call it in a worker thread, never on the event loop.
+Slow work (~70 ms): adapters call it in the chart process (render_off_loop), never on the
+event loop. The words are drawn with the fonts in content/fonts (bot.fonts), registered with
+matplotlib when the chart process starts.
 """
 
 from __future__ import annotations
@@ -8,36 +10,31 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
 import threading
-from functools import lru_cache
 
+from bot import fonts
 from bot.service import ChartData
 
 log = logging.getLogger(__name__)
-_CJK = re.compile(r"[\u3400-\u9fff]")
 _LOCK = threading.Lock()  # pyplot's state machine is not thread-safe; Figure objects are, mostly
-CJK_FONTS = ("Noto Sans CJK SC", "Noto Sans CJK TC", "Source Han Sans SC", "WenQuanYi Micro Hei",
-             "WenQuanYi Zen Hei", "Droid Sans Fallback", "PingFang SC", "Microsoft YaHei",
-             "SimHei", "AR PL UMing CN")
 STYLES = {"solid": ("#2b6cb0", "-", 0.25), "dashed": ("#718096", "--", 0.0),
           "dotted": ("#dd6b20", ":", 0.0)}
 
 
-@lru_cache(maxsize=1)
-def _cjk_font() -> str | None:
-    from matplotlib import font_manager
-
-    available = {f.name for f in font_manager.fontManager.ttflist}
-    for name in CJK_FONTS:
-        if name in available:
-            return name
-    log.warning("no CJK font found: chart labels fall back to English "
-                "(install fonts-wqy-microhei or fonts-noto-cjk)")
-    return None
-
-
 def render_radar(chart: ChartData, size_inches: float = 6.0, dpi: int = 110) -> bytes:
+    """The chart as PNG bytes. Raises FileNotFoundError when content/fonts is incomplete."""
+    with _LOCK:
+        fig = radar_figure(chart, size_inches, dpi)
+        buffer = io.BytesIO()
+        fig.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def radar_figure(chart: ChartData, size_inches: float = 6.0, dpi: int = 110):
+    """The chart as a matplotlib Figure, not yet drawn: its words in the shipped fonts of the
+    chart's locale (bot.fonts), so Chinese labels render on a machine without CJK fonts.
+
+    Raises FileNotFoundError when content/fonts is incomplete."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -45,44 +42,31 @@ def render_radar(chart: ChartData, size_inches: float = 6.0, dpi: int = 110) -> 
 
     from matplotlib.figure import Figure
 
-    labels = list(chart.labels)
-    names = [name for name, _, _ in chart.series]
-    font = None
-    if any(_CJK.search(t) for t in labels + names):
-        font = _cjk_font()
-        if font is None:
-            labels = list(chart.fallback_labels)
-            names = list(chart.fallback_names)
-    count = len(labels)
+    fonts.register_matplotlib()
+    family = fonts.families(chart.locale)
+    count = len(chart.labels)
     angles = [2 * pi * n / count for n in range(count)] + [0.0]
-
-    with _LOCK:
-        fig = Figure(figsize=(size_inches, size_inches), dpi=dpi)
-        ax = fig.add_subplot(111, polar=True)
-        ax.set_theta_offset(pi / 2)
-        ax.set_theta_direction(-1)
-        ax.set_ylim(0, 100)
-        ax.set_yticks([25, 50, 75, 100])
-        ax.set_yticklabels(["25", "50", "75", "100"], fontsize=7, color="#718096")
-        ax.set_xticks(angles[:-1])
-        kwargs = {"fontfamily": font} if font else {}
-        ax.set_xticklabels(labels, fontsize=10, **kwargs)
-        for (_, values, style), name in zip(chart.series, names, strict=True):
-            color, line, fill = STYLES.get(style, STYLES["solid"])
-            data = list(values) + [values[0]]
-            ax.plot(angles, data, line, color=color, linewidth=2, label=name)
-            if fill:
-                ax.fill(angles, data, color=color, alpha=fill)
-        if len(chart.series) > 1:
-            legend = ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3,
-                               fontsize=9, frameon=False)
-            if font:
-                for text in legend.get_texts():
-                    text.set_fontfamily(font)
-        fig.subplots_adjust(left=0.1, right=0.9, top=0.9, bottom=0.12)  # tight_layout: +40% time
-        buffer = io.BytesIO()
-        fig.savefig(buffer, format="png")
-    return buffer.getvalue()
+    fig = Figure(figsize=(size_inches, size_inches), dpi=dpi)
+    ax = fig.add_subplot(111, polar=True)
+    ax.set_theta_offset(pi / 2)
+    ax.set_theta_direction(-1)
+    ax.set_ylim(0, 100)
+    ax.set_yticks([25, 50, 75, 100])
+    ax.set_yticklabels(["25", "50", "75", "100"], fontsize=7, color="#718096",
+                       fontfamily=family)
+    ax.set_xticks(angles[:-1])
+    ax.set_xticklabels(chart.labels, fontsize=10, fontfamily=family)
+    for name, values, style in chart.series:
+        color, line, fill = STYLES.get(style, STYLES["solid"])
+        data = list(values) + [values[0]]
+        ax.plot(angles, data, line, color=color, linewidth=2, label=name)
+        if fill:
+            ax.fill(angles, data, color=color, alpha=fill)
+    if len(chart.series) > 1:
+        ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.06), ncol=3, frameon=False,
+                  prop={"family": family, "size": 9})
+    fig.subplots_adjust(left=0.1, right=0.9, top=0.9, bottom=0.12)  # tight_layout: +40% time
+    return fig
 
 
 _POOL = None
@@ -98,7 +82,7 @@ def _pool():
 
         _POOL = ProcessPoolExecutor(max_workers=1,
                                     mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_exit_with_parent, initargs=(os.getpid(),))
+                                    initializer=_start_worker, initargs=(os.getpid(),))
     return _POOL
 
 
@@ -126,6 +110,12 @@ def warm_up() -> None:
         log.warning("chart process not started: %s", type(exc).__name__)
 
 
+def _start_worker(parent: int) -> None:
+    """The chart process's start-up: watch the parent, load matplotlib and the fonts."""
+    _exit_with_parent(parent)
+    _import_matplotlib()
+
+
 def _exit_with_parent(parent: int) -> None:
     """In the chart process: leave when the bot is gone (a SIGKILLed bot can not tell us)."""
     import threading
@@ -140,10 +130,13 @@ def _exit_with_parent(parent: int) -> None:
 
 
 def _import_matplotlib() -> None:
+    """In the chart process, at start-up: matplotlib imported and the shipped fonts added."""
     import matplotlib
 
     matplotlib.use("Agg")
     from matplotlib.figure import Figure  # noqa: F401
+
+    fonts.register_matplotlib()
 
 
 def shutdown() -> None:

@@ -5,30 +5,27 @@ Like the coach, it derives everything from the database; the Telegram layer only
 
 from __future__ import annotations
 
+import html
 from dataclasses import dataclass
-from datetime import UTC, datetime, time, timedelta
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from datetime import UTC, datetime
 
 from bot.content.render import Button, Renderer, Screen
+from bot.domain.schedule import (
+    checkin_at,
+    clock_choices,
+    moved_to_zone,
+    offered_zones,
+    quiet_hours_end,
+    zone,
+    zones_for,
+)
+from bot.domain.scoring import lowest
 from bot.service import Coach
 from bot.storage import DueReminder, PlanItem
 
 REMINDER_DAYS = (7, 30)
 WORKING_AGAIN_DAYS = 7
-QUIET_FROM, QUIET_UNTIL = 21, 9  # no check-ins from 21:00 to 09:00 local time
-
-
-def quiet_hours_end(now: datetime, tz_name: str | None, default_tz: str) -> datetime | None:
-    """When `now` is at night in the user's time zone, the next 09:00 there (in UTC); else None."""
-    try:
-        zone = ZoneInfo(tz_name or default_tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        zone = ZoneInfo("UTC")
-    local = now.astimezone(zone)
-    if QUIET_UNTIL <= local.hour < QUIET_FROM:
-        return None
-    day = local.date() if local.hour < QUIET_UNTIL else local.date() + timedelta(days=1)
-    return datetime.combine(day, time(QUIET_UNTIL), zone).astimezone(UTC)
+CLOCK_ROW = 4  # time buttons per row on "what time is it for you now?"
 
 
 @dataclass(frozen=True)
@@ -38,9 +35,10 @@ class CheckIn:
 
 
 class Coaching:
-    def __init__(self, coach: Coach):
+    def __init__(self, coach: Coach, default_tz: str = "UTC"):
         self.coach = coach
         self.store = coach.store
+        self.default_tz = default_tz  # the operator's TIMEZONE, while a user's is unknown
 
     def _r(self, locale: str) -> Renderer:
         return self.coach.renderer(locale)
@@ -54,10 +52,13 @@ class Coaching:
         records = await self.store.finished_assessments(user_id, limit=1)
         return records[0] if records else None
 
-    def _titles(self, r: Renderer, item: PlanItem) -> tuple[str, str]:
+    def _titles(self, record, locale: str, item: PlanItem) -> tuple[str, str]:
+        """An action's title and first step, worded for the assessment's business."""
+        r = self.coach.renderer(locale, record.content_version)
+        business = r.business(record.state.context)
         item_id, level = item.recommendation_id.rsplit(".", 1)
-        text = r.texts.items[item_id].recommendations[int(level)]
-        return text.title, text.first_step
+        return (html.unescape(r.item_text(item_id, f"recommendations.{level}.title", business)),
+                r.item_text(item_id, f"recommendations.{level}.first_step", business))
 
     async def plan_screen(self, user_id: int, locale: str,
                           assessment_id: int | None = None) -> Screen | None:
@@ -72,13 +73,14 @@ class Coaching:
         items = await self.store.plan_items(record.state.id) if record else []
         if not items:
             return Screen(r.message("coach.plan_none"))
-        result = self.coach.compute(record)
         done_ids = {i.recommendation_id for i in items if i.done}
-        text = r.plan(result.plan, done_ids,
-                      header=r.message("coach.plan_header", done=len(done_ids), total=len(items)))
+        text = self.coach.renderer(locale, record.content_version).plan(
+            self.coach.stored_plan(record, items), done_ids,
+            header=r.message("coach.plan_header", done=len(done_ids), count=len(items)),
+            context=record.state.context)
         rows = []
         for n, item in enumerate(items, start=1):
-            title, _ = self._titles(r, item)
+            title, _ = self._titles(record, locale, item)
             mark = "☑" if item.done else "☐"
             rows.append((Button(f"{mark} {n}. {title}", ("pa", item.id, 0 if item.done else 1)),))
         return Screen(text, tuple(rows))
@@ -93,40 +95,120 @@ class Coaching:
         items = await self.store.plan_items(owner[1])
         count = sum(1 for i in items if i.done)
         key = "coach.plan_marked_done" if done else "coach.plan_marked_open"
-        notice = self._r(locale).message(key, done=count, total=len(items))
+        notice = self._r(locale).message(key, done=count, count=len(items))
         return notice, await self.plan_screen(user_id, locale, owner[1])
 
     # --- reminders -----------------------------------------------------------------------------
-    def _lesson_row(self, r: Renderer, weakest: str | None) -> tuple[tuple[Button, ...], ...]:
-        if not weakest:
+    def _lesson_row(self, r: Renderer, scores: dict) -> tuple[tuple[Button, ...], ...]:
+        """The lesson of the lowest-scoring dimension (the first in bank order among equals)."""
+        focus = lowest(scores, self.coach.content.bank.dimensions)
+        if focus is None:
             return ()
-        return ((Button(f"{self._label(r, 'lesson')} {r.dimension(weakest)}",
-                        ("learn", weakest)),),)
+        return ((Button(f"{self._label(r, 'lesson')} {r.dimension(focus)}", ("learn", focus)),),)
 
-    def offer(self, locale: str, assessment_id: int, weakest: str | None) -> Screen:
-        """After the report: a check-in in 7 / 30 days or none, and the weakest one's lesson."""
+    def offer(self, locale: str, assessment_id: int, scores: dict) -> Screen:
+        """After the report: a check-in in 7 / 30 days or none, and the lesson of the lowest
+        dimension (`scores`: dimension -> 0-100 or None)."""
         r = self._r(locale)
         rows = (tuple(Button(self._label(r, f"remind_{d}"), ("rem", assessment_id, d))
                       for d in REMINDER_DAYS),
                 (Button(self._label(r, "remind_none"), ("rem", assessment_id, 0)),))
-        return Screen(r.message("coach.reminder_offer"), rows + self._lesson_row(r, weakest))
+        return Screen(r.message("coach.reminder_offer"), rows + self._lesson_row(r, scores))
 
-    async def schedule(self, user_id: int, assessment_id: int, days: int, locale: str,
-                       now: datetime | None = None) -> Screen | None:
-        """Schedule (days > 0) or decline (0). None when the assessment is not this user's."""
-        r = self._r(locale)
+    async def _checkin_target(self, user_id: int, assessment_id: int, days: int):
+        """The finished assessment a check-in is asked for, if it is this user's."""
         record = await self.coach.owned(user_id, assessment_id)
         if record is None or record.status != "finished" or days not in (0, *REMINDER_DAYS):
             return None
-        dims = {d: v for d, v in (record.scores or {}).get("dimensions", {}).items()
-                if v is not None}
-        lesson = self._lesson_row(r, min(dims, key=dims.get) if dims else None)
+        return record
+
+    async def schedule(self, user_id: int, assessment_id: int, days: int, locale: str,
+                       now: datetime | None = None) -> Screen | None:
+        """Schedule (days > 0) or decline (0); a user whose time zone is not known yet is asked
+        for it first (the answer carries the request on, see `set_zone`). None when the
+        assessment is not this user's."""
+        r = self._r(locale)
+        record = await self._checkin_target(user_id, assessment_id, days)
+        if record is None:
+            return None
+        lesson = self._lesson_row(r, (record.scores or {}).get("dimensions", {}))
         if days == 0:
             await self.store.cancel_reminders(user_id)
             return Screen(r.message("coach.reminder_declined"), lesson)
-        due = (now or datetime.now(UTC)) + timedelta(days=days)
+        user = await self.store.get_user(user_id)
+        if user is None or user.timezone is None:
+            return self.zone_screen(locale, None, (assessment_id, days))
+        where = zone(user.timezone, self.default_tz)
+        due = checkin_at(now or datetime.now(UTC), days, where)
         await self.store.schedule_reminder(user_id, assessment_id, due)
-        return Screen(r.message("coach.reminder_set", date=due.date().isoformat()), lesson)
+        return Screen(r.message("coach.reminder_set", date=r.local_date(due, where),
+                                time=r.local_time(due, where),
+                                zone=r.zone_name(user.timezone)), lesson)
+
+    # --- time zones ----------------------------------------------------------------------------
+    def zone_screen(self, locale: str, current: str | None = None,
+                    pending: tuple[int, int] | None = None) -> Screen:
+        """"Which time zone are you in?": the short list for the user's language and "another",
+        which asks for the time on the user's clock. `pending` (assessment id, days) is the
+        check-in that is scheduled once the zone is chosen."""
+        r = self._r(locale)
+        tail = pending or ()
+        buttons = [Button(r.zone_name(z), ("tz", z, *tail)) for z in zones_for(locale)]
+        rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
+        rows.append((Button(self._label(r, "zone_other"), ("tzo", *tail)),))
+        return Screen(r.message("coach.zone_ask", current=r.zone_name(current) if current else ""),
+                      tuple(rows))
+
+    def settings_screen(self, locale: str, current: str | None) -> Screen:
+        """/settings: the language and the time zone, each changed with a tap (the zones right
+        here, the language behind its button)."""
+        r = self._r(locale)
+        zones = self.zone_screen(locale)
+        text = r.message("coach.settings", language=r.message("language_name"),
+                         zone=r.zone_name(current) if current else "")
+        return Screen(text, zones.buttons + ((Button(r.button("language"), ("lang",)),),))
+
+    def clock_screen(self, locale: str, pending: tuple[int, int] | None = None,
+                     now: datetime | None = None) -> Screen:
+        """"What time is it for you now?": one button per clock reading, each meaning a zone."""
+        r = self._r(locale)
+        tail = pending or ()
+        buttons = [Button(r.local_time(local, local.tzinfo), ("tz", name, *tail))
+                   for name, local in clock_choices(now or datetime.now(UTC))]
+        rows = [tuple(buttons[i:i + CLOCK_ROW]) for i in range(0, len(buttons), CLOCK_ROW)]
+        return Screen(r.message("coach.zone_clock"), tuple(rows))
+
+    async def zone_of(self, user_id: int) -> str | None:
+        user = await self.store.get_user(user_id)
+        return user.timezone if user else None
+
+    async def set_zone(self, user_id: int, name: str, locale: str,
+                       pending: tuple[int, int] | None = None,
+                       now: datetime | None = None) -> Screen | None:
+        """Store the user's zone (only one the bot offered). With `pending`, schedule that
+        check-in and confirm it; else confirm the zone and move a pending check-in to the same
+        day at the same local hour in the new zone. None for a zone or check-in not offered to
+        this user: nothing changes."""
+        if name not in offered_zones():
+            return None
+        if pending is not None and await self._checkin_target(user_id, *pending) is None:
+            return None
+        now = now or datetime.now(UTC)
+        before = await self.zone_of(user_id)
+        await self.store.set_timezone(user_id, name)
+        if pending is not None:
+            return await self.schedule(user_id, *pending, locale, now)
+        r = self._r(locale)
+        where = zone(name)
+        upcoming = None
+        for due in await self.store.pending_reminders(user_id):
+            upcoming = moved_to_zone(due, zone(before, self.default_tz), where, now) or due
+            if upcoming != due:
+                await self.store.move_pending_reminder(user_id, upcoming)
+        return Screen(r.message(
+            "coach.zone_set", zone=r.zone_name(name), time=r.local_time(now, where),
+            next_date=r.local_date(upcoming, where) if upcoming else "",
+            next_time=r.local_time(upcoming, where) if upcoming else ""))
 
     async def claim_due(self, now: datetime, token: str, default_tz: str,
                         limit: int = 50) -> list[CheckIn]:
@@ -154,10 +236,10 @@ class Coaching:
         first_open = next((i for i in items if not i.done), None)
         if first_open is None:
             return Screen(r.message("coach.checkin_all_done"), tuple(buttons[1:]))
-        title, first_step = self._titles(r, first_open)
+        title, first_step = self._titles(record, locale, first_open)
         done = sum(1 for i in items if i.done)
         return Screen(r.message("coach.checkin", action=title, first_step=first_step, done=done,
-                             total=len(items)), tuple(buttons))
+                             count=len(items)), tuple(buttons))
 
     async def sent(self, reminder_id: int) -> None:
         await self.store.finish_reminder(reminder_id, "sent")
@@ -182,11 +264,13 @@ class Coaching:
         # A check-in is answered once (a double tap, maybe on two replicas, counts once): the
         # answer and what it does are one transaction.
         if choice == "work":
-            due = (now or datetime.now(UTC)) + timedelta(days=WORKING_AGAIN_DAYS)
+            where = zone(await self.zone_of(user_id), self.default_tz)
+            due = checkin_at(now or datetime.now(UTC), WORKING_AGAIN_DAYS, where)
             if not await self.store.answer_checkin(reminder_id, user_id,
                                                    again=(record.state.id, due)):
                 return None
-            return r.message("coach.checkin_working", date=due.date().isoformat())
+            return r.message("coach.checkin_working", date=r.local_date(due, where),
+                             time=r.local_time(due, where))
         items = await self.store.plan_items(record.state.id)
         first_open = next((i for i in items if not i.done), None)
         if not await self.store.answer_checkin(reminder_id, user_id,
@@ -195,8 +279,8 @@ class Coaching:
         items = await self.store.plan_items(record.state.id)
         next_open = next((i for i in items if not i.done), None)
         return r.message("coach.checkin_done", done=sum(1 for i in items if i.done),
-                      total=len(items),
-                      next=self._titles(r, next_open)[0] if next_open else "")
+                      count=len(items),
+                      next=self._titles(record, locale, next_open)[0] if next_open else "")
 
     # --- history and lessons -------------------------------------------------------------------
     async def history(self, user_id: int, locale: str) -> str:
@@ -223,11 +307,15 @@ class Coaching:
                 if older else "",
                 "level": r.level(scores.get("level")),
                 "changes": changes,
+                # compared across content versions: the questions behind the scores changed
+                "questions_changed": bool(older) and records[n + 1].content_version
+                != record.content_version,
             })
         labels = r.texts.ui["coach"]["labels"]
         return self.coach.content.env.get_template("history.html.j2").render(
             title=labels["history_title"], overall_label=labels["overall"],
-            change_label=labels["change"], assessments=rows).strip()
+            change_label=labels["change"], questions_changed=r.message("questions_changed"),
+            assessments=rows).strip()
 
     def learn_menu(self, locale: str) -> Screen:
         r = self._r(locale)

@@ -100,7 +100,9 @@ async def _conversation(coach: Coach, locale: str, args, out, read) -> int:
 
 
 def _is_multi(coach: Coach, record) -> bool:
-    flow = coach.flow(record.state.mode)
+    flow = coach.flow_of(record)
+    if not 0 <= record.state.cursor < len(flow.steps):
+        return False
     step = flow.steps[record.state.cursor]
     return step.context is not None and step.context.multi
 
@@ -118,17 +120,19 @@ def _parse(line: str, count: int) -> list[int]:
 
 def _print_report(coach: Coach, report: Report, locale: str, args, out) -> None:
     from bot.chart import render_radar
+    from bot.report_pdf import render as render_pdf
 
     print("\n" + to_plain(report.summary), file=out)
     print("\n" + to_plain(report.priorities), file=out)
-    print("\n" + to_plain(coach.renderer(locale).plan(report.result.plan)), file=out)
+    print("\n" + to_plain(coach.renderer(locale).plan(report.result.plan,
+                                                      context=report.result.context)), file=out)
     data_dir = Path("data")
     data_dir.mkdir(exist_ok=True)
     chart_path = Path(args.chart) if getattr(args, "chart", None) else \
         data_dir / f"report-{report.assessment_id}.png"
     chart_path.write_bytes(render_radar(report.chart))
     doc_path = data_dir / report.document_name
-    doc_path.write_text(report.document, encoding="utf-8")
+    doc_path.write_bytes(render_pdf(report.document, report.chart))
     print(f"\nchart: {chart_path.resolve()}\nreport: {doc_path.resolve()}", file=out)
 
 

@@ -40,7 +40,7 @@ class FakeTelegram(BaseRequest):
         self.record = record
         self.calls: list[Call] = []
         self.messages: dict[int, dict[int, Message]] = {}
-        self.failures: dict[str, list[tuple[int, str]]] = {}
+        self.failures: dict[str, list[tuple[int, str] | BaseException]] = {}
         self.retry_after: dict[str, list[int]] = {}
         self.delays: dict[str, list[float]] = {}  # seconds to wait before answering a call
         self._next_id = 100
@@ -74,8 +74,13 @@ class FakeTelegram(BaseRequest):
             return 429, self._error(429, "Too Many Requests: retry after",
                                     {"retry_after": seconds})
         if self.failures.get(name):
-            code, description = self.failures[name].pop(0)
+            failure = self.failures[name].pop(0)
+            if isinstance(failure, BaseException):
+                raise failure  # PTB passes a TelegramError on, wraps others in NetworkError
+            code, description = failure
             return code, self._error(code, description)
+        if name == "editMessageText" and not self._known(params):
+            return 400, self._error(400, "Bad Request: message to edit not found")
         result = self._answer(name, params)
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
@@ -88,12 +93,19 @@ class FakeTelegram(BaseRequest):
 
     # --- a tiny Bot API ----------------------------------------------------------------------
     def fail(self, method: str, code: int = 400, description: str = "Bad Request: failed",
-             times: int = 1) -> None:
-        self.failures.setdefault(method, []).extend([(code, description)] * times)
+             times: int = 1, error: BaseException | None = None) -> None:
+        """The next `times` calls of `method` fail: Telegram answers `code` and `description`,
+        or, with `error` (e.g. telegram.error.TimedOut()), the request raises it."""
+        failure = error if error is not None else (code, description)
+        self.failures.setdefault(method, []).extend([failure] * times)
+
+    def _known(self, p: dict) -> bool:
+        return int(p.get("message_id", 0)) in self.messages.get(int(p.get("chat_id", 0)), {})
 
     def _message_json(self, m: Message) -> dict:
         out = {"message_id": m.message_id, "date": int(time.time()),
-               "chat": {"id": m.chat_id, "type": "private"}, "from": BOT_USER}
+               "chat": {"id": m.chat_id, "type": "private" if m.chat_id > 0 else "supergroup"},
+               "from": BOT_USER}
         if m.kind == "text":
             out["text"] = m.text
         if m.reply_markup:
@@ -155,5 +167,6 @@ def _markup(markup) -> dict | None:
 
 
 def buttons(message: Message) -> list[tuple[str, str]]:
-    return [(b["text"], b["callback_data"]) for row in message.reply_markup["inline_keyboard"]
-            for b in row]
+    """(label, callback data) of each button; a link button gives its URL instead."""
+    return [(b["text"], b.get("callback_data") or b.get("url", ""))
+            for row in message.reply_markup["inline_keyboard"] for b in row]

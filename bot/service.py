@@ -7,10 +7,13 @@ Every method derives what to show from the database, so any process can serve an
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 
 from bot.content import PRIMARY_LOCALE, Content
+from bot.content.document import ReportDocument
 from bot.content.render import Button, Renderer, Screen
+from bot.domain.bank import UNSURE
 from bot.domain.flow import (
     AssessmentState,
     Flow,
@@ -20,7 +23,7 @@ from bot.domain.flow import (
     apply_move,
     same_intent,
 )
-from bot.domain.scoring import Result, score
+from bot.domain.scoring import PlanAction, Priority, Result, score
 from bot.storage import AssessmentRecord, Store, UserRecord
 from bot.storage.cohorts import CohortStore
 
@@ -42,10 +45,9 @@ def locale_for(language_code: str | None) -> str:
 
 @dataclass(frozen=True)
 class ChartData:
-    labels: tuple[str, ...]
-    fallback_labels: tuple[str, ...]  # English, for a machine without a CJK font
+    labels: tuple[str, ...]  # one per axis, in the chart's locale
     series: tuple[tuple[str, tuple[float, ...], str], ...]  # name, values 0-100, style
-    fallback_names: tuple[str, ...] = ()
+    locale: str  # a content locale: picks the font's design (bot.fonts.families)
 
 
 @dataclass(frozen=True)
@@ -57,8 +59,8 @@ class Report:
     buttons: tuple[tuple[Button, ...], ...]
     chart: ChartData
     chart_caption: str
-    document: str
-    document_name: str
+    document: ReportDocument  # the full report's words: bot/report_pdf.py renders the PDF
+    document_name: str  # "trust-cx-report-2026-11-30.pdf", in the reader's language
 
 
 @dataclass(frozen=True)
@@ -74,13 +76,22 @@ class Coach:
     def __init__(self, content: Content, store: Store):
         self.content = content
         self.store = store
-        self._flows = {mode: Flow(content.bank, mode) for mode in ("full", "quick")}
+        self._flows: dict[tuple[str, str], Flow] = {}
 
-    def flow(self, mode: str) -> Flow:
-        return self._flows[mode]
+    def flow(self, mode: str, version: str | None = None) -> Flow:
+        """The flow of a mode in a content version (an archived one for assessments taken with
+        it; the current one otherwise)."""
+        bank = self.content.bank_for(version)
+        key = (bank.version, mode)
+        if key not in self._flows:
+            self._flows[key] = Flow(bank, mode)
+        return self._flows[key]
 
-    def renderer(self, locale: str | None) -> Renderer:
-        return Renderer(self.content, locale or PRIMARY_LOCALE)
+    def flow_of(self, record: AssessmentRecord) -> Flow:
+        return self.flow(record.state.mode, record.content_version)
+
+    def renderer(self, locale: str | None, version: str | None = None) -> Renderer:
+        return Renderer(self.content, locale or PRIMARY_LOCALE, version)
 
     # --- users -------------------------------------------------------------------------------
     async def user(self, user_id: int, language_code: str | None) -> UserRecord:
@@ -100,12 +111,10 @@ class Coach:
         r = self.renderer(locale)
         latest = ((Button(r.button("latest_report"), ("rep",)),),) if has_report else ()
         text = r.message("welcome", name=name)
-        if open_record is not None and not self.flow(open_record.state.mode).is_complete(
+        if open_record is not None and not self.flow_of(open_record).is_complete(
                 open_record.state):
-            flow = self.flow(open_record.state.mode)
-            done = sum(1 for s in flow.steps[flow.context_count:]
-                       if s.item.id in open_record.state.answers)
-            text += "\n\n" + r.message("welcome_resume", done=done, total=flow.item_count)
+            done, total = self.flow_of(open_record).answered_items(open_record.state)
+            text += "\n\n" + r.message("welcome_resume", done=done, total=total)
             aid = open_record.state.id
             return Screen(text, (
                 (Button(r.button("resume"), ("go", aid)),),
@@ -128,30 +137,48 @@ class Coach:
         return Screen(r.message("choose_language"), buttons)
 
     def step_screen(self, record: AssessmentRecord, locale: str) -> Screen:
-        return self.renderer(locale).step(self.flow(record.state.mode), record.state)
+        return self.renderer(locale, record.content_version).step(self.flow_of(record),
+                                                                  record.state)
 
     def paused_screen(self, record: AssessmentRecord, locale: str) -> Screen:
         r = self.renderer(locale)
-        flow = self.flow(record.state.mode)
+        flow = self.flow_of(record)
         view = flow.view(record.state)
-        number = getattr(view, "number", 1)
-        total = getattr(view, "total", flow.item_count)
+        answered, asked = flow.answered_items(record.state)
+        number = getattr(view, "number", answered + 1)
+        total = getattr(view, "total", asked)
         return Screen(r.message("paused", number=number, total=total),
                       ((Button(r.button("resume"), ("go", record.state.id)),),))
 
     # --- assessments -------------------------------------------------------------------------
     async def start(self, user_id: int, mode: str) -> AssessmentRecord:
-        return await self.store.start_assessment(user_id, mode, self.content.bank.version)
+        """A new assessment on the current content; a retake starts from the earlier context
+        answers ("still the same business?")."""
+        flow = self.flow(mode)
+        return await self.store.start_assessment(
+            user_id, mode, self.content.bank.version,
+            (flow.start_position(True), flow.start_position(False)),
+            tuple(q.id for q in self.content.bank.context))
+
+    async def _placed(self, record: AssessmentRecord | None) -> AssessmentRecord | None:
+        """An open assessment whose cursor a content upgrade reset (-1) goes to its first
+        unanswered step, once (the write is a compare-and-set like every tap)."""
+        if record is None or record.status != "open" or record.state.cursor >= 0:
+            return record
+        flow = self.flow_of(record)
+        position = flow.resume_position(record.state)
+        await self.store.apply_move(Move(record.state.id, -1, position))
+        return await self.store.load_assessment(record.state.id)
 
     async def open_assessment(self, user_id: int) -> AssessmentRecord | None:
-        return await self.store.open_assessment(user_id)
+        return await self._placed(await self.store.open_assessment(user_id))
 
     async def owned(self, user_id: int, assessment_id: int) -> AssessmentRecord | None:
         """The assessment if it belongs to this user; None for anyone else's (no hint given)."""
         record = await self.store.load_assessment(assessment_id)
         if record is None or record.user_id != user_id:
             return None
-        return record
+        return await self._placed(record)
 
     async def tap(self, user_id: int, locale: str, action: tuple) -> TapResult:
         """One tap on an assessment button: validate it against the database, then write it
@@ -165,20 +192,21 @@ class Coach:
         if record is not None and self.store.written_by_this_update(record):
             # This very update is processed again (its replica died after writing): its move is
             # in; answer as the first time did.
+            report = await self.finish_if_complete(record, locale)
             if record.status == "finished":
                 return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")),
-                                 record, await self.report(record, locale))
+                                 record, report or await self.report(record, locale))
             return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale), record)
         first: Move | None = None  # the move decided on the first state read
         for _ in range(TAP_ATTEMPTS):
             if record is None or record.status != "open":
-                current = await self.store.open_assessment(user_id)
+                current = await self.open_assessment(user_id)
                 screen = self.step_screen(current, locale) if current else None
                 notice = r.message("stale") if current else r.message("stale_no_assessment")
                 if first is not None and current is not None:
                     notice = r.message("lost_race")
                 return TapResult(Verdict.STALE, notice, screen, current)
-            flow = self.flow(record.state.mode)
+            flow = self.flow_of(record)
             if kind == "pause":
                 if position != record.state.cursor:
                     return self._stale(record, locale)
@@ -203,7 +231,7 @@ class Coach:
             after = apply_move(record.state, move)
             result = plan = None
             if flow.is_complete(after):  # the last answer: closed in the same transaction
-                result = self._score(after)
+                result = self.compute(replace(record, state=after))
                 plan = [(a.priority.recommendation.id, a.phase) for a in result.plan]
             if await self.store.apply_move(move, (result.as_snapshot(), plan) if result else None):
                 record.state = after
@@ -238,10 +266,13 @@ class Coach:
             return flow.confirm_context(state, position)
         if kind == "back":
             return flow.back(state, position)
+        if kind == "rv" and rest and rest[0] in ("y", "n"):
+            return flow.review(state, position, rest[0] == "y")
         return Outcome(Verdict.INVALID)
 
     def _invalid_notice(self, flow: Flow, record: AssessmentRecord, r: Renderer) -> str:
-        step = flow.steps[record.state.cursor] if not flow.is_complete(record.state) else None
+        step = flow.steps[record.state.cursor] \
+            if 0 <= record.state.cursor < len(flow.steps) else None
         if step is not None and step.context is not None and step.context.multi:
             chosen = len(record.state.context.get(step.context.id, ()))
             if chosen >= step.context.max_choices:
@@ -260,14 +291,32 @@ class Coach:
             record = await self.owned(user_id, assessment_id)
             if record is not None and record.status == "open":
                 return record
-        return await self.store.open_assessment(user_id)
+        return await self.open_assessment(user_id)
 
     # --- reports -----------------------------------------------------------------------------
     def compute(self, record: AssessmentRecord) -> Result:
-        return self._score(record.state)
+        """The result from the stored answers, scored with the bank they were given in."""
+        return score(self.content.bank_for(record.content_version), record.state.mode,
+                     record.state.answers, record.state.context)
 
-    def _score(self, state: AssessmentState) -> Result:
-        return score(self.content.bank, state.mode, state.answers, state.context)
+    def stored_plan(self, record: AssessmentRecord, items) -> tuple[PlanAction, ...]:
+        """The plan as it was made when the assessment finished (its stored actions and
+        phases), not as today's ranking would make it."""
+        bank = self.content.bank_for(record.content_version)
+        result = self.compute(record)
+        out = []
+        for stored in items:
+            item_id, level = stored.recommendation_id.rsplit(".", 1)
+            item = bank.item(item_id)
+            rec = next((r for r in item.recommendations if r.level == level), None) \
+                if item else None
+            if rec is None:  # an action of a version this bot no longer has: skip it
+                continue
+            answer = record.state.answers.get(item_id)
+            out.append(PlanAction(stored.phase, Priority(
+                item_id, item.dimension, result.item_scores.get(item_id) or 0,
+                answer.option_id if answer else UNSURE, rec, 0.0, item_id in result.capped)))
+        return tuple(out)
 
     async def finish(self, record: AssessmentRecord, locale: str) -> Report:
         result = self.compute(record)
@@ -279,7 +328,7 @@ class Coach:
 
     async def finish_if_complete(self, record: AssessmentRecord, locale: str) -> Report | None:
         """An assessment whose last answer was written but whose closing was interrupted."""
-        if record.status == "open" and self.flow(record.state.mode).is_complete(record.state):
+        if record.status == "open" and self.flow_of(record).is_complete(record.state):
             return await self.finish(record, locale)
         return None
 
@@ -293,22 +342,18 @@ class Coach:
     async def report(self, record: AssessmentRecord, locale: str,
                      result: Result | None = None) -> Report:
         result = result or self.compute(record)
-        r = self.renderer(locale)
-        en = self.renderer("en")
+        r = self.renderer(locale, record.content_version)
         previous = await self.store.previous_scores(record.user_id, record.state.id)
         bank = self.content.bank
         series = [(r.message("chart_you"), _values(bank.dimensions, result.dimensions), "solid")]
-        fallback_names = [en.message("chart_you")]
         if previous:
             series.append((r.message("chart_previous"),
                            _values(bank.dimensions, previous.get("dimensions", {})), "dashed"))
-            fallback_names.append(en.message("chart_previous"))
         room = await CohortStore(self.store.engine).room_average(  # the cohort, from 5 finished
             record.user_id, bank.dimensions, tuple(bank.indices))
         if room is not None:
             series.append((r.message("chart_cohort"), _values(bank.dimensions, room.dimensions),
                            "dotted"))
-            fallback_names.append(en.message("chart_cohort"))
         aid = record.state.id
         buttons = (
             (Button(r.button("report_document"), ("doc", aid)),),
@@ -323,16 +368,16 @@ class Coach:
             buttons=buttons,
             chart=ChartData(
                 labels=tuple(r.model(f"dimensions.{d}.short") for d in bank.dimensions),
-                fallback_labels=tuple(en.model(f"dimensions.{d}.short")
-                                      for d in bank.dimensions),
                 series=tuple(series),
-                fallback_names=tuple(fallback_names),
+                locale=r.locale,
             ),
             chart_caption=r.message("photo_caption", previous=bool(previous),
-                                 cohort=room is not None),
-            document=r.document(result, record.state.mode, record.state.answers,
-                                record.state.context, record.finished_at),
-            document_name=f"{r.message('document_filename')}-{aid}.html",
+                                    cohort=room is not None),
+            document=r.report_document(result, record.state.mode, record.state.answers,
+                                       record.state.context, record.finished_at,
+                                       previous=bool(previous), cohort=room is not None),
+            document_name=f"{r.plain('document_filename')}-"
+                          f"{(record.finished_at or datetime.now(UTC)):%Y-%m-%d}.pdf",
         )
 
 

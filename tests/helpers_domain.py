@@ -19,6 +19,7 @@ from bot.domain.bank import (
     Recommendation,
     Source,
 )
+from bot.domain.context import business_context
 from bot.domain.flow import Answer
 
 REPO = Path(__file__).resolve().parents[1]
@@ -31,6 +32,13 @@ SRC = Source("001", "诚信（Integrity）")
 def real_content() -> Content:
     """The committed content, loaded and checked once per test session."""
     return load_content(CONTENT_DIR, ARTICLES_DIR)
+
+
+# The business the conversation tests describe (tests/test_conversation.py answer_context):
+# a café with 2-5 people, in person.
+CAFE = {"sector": ("cafe",), "team": ("t2_5",), "channels": ("in_person",)}
+# How many questions the full assessment asks that café.
+FULL_ITEMS = len(real_content().bank.items_for("full", business_context(CAFE)))
 
 
 def option_with(item: Item, wanted: int) -> Option:
@@ -81,8 +89,7 @@ def make_bank(items: list[Item], dimensions: tuple[str, ...] | None = None,
         context=context,
         items=tuple(items),
         weights=PriorityWeights(**weights),
-        plan_phases=(PlanPhase("d30", "small"), PlanPhase("d60", "medium"),
-                     PlanPhase("d90", "large")),
+        plan_phases=(PlanPhase("d30"), PlanPhase("d60"), PlanPhase("d90")),
     )
 
 

@@ -9,6 +9,7 @@ from telegram.ext import CallbackContext
 from bot.coaching import quiet_hours_end
 from bot.storage import Store
 from bot.telegram.reminders import send_due_reminders
+from tests.helpers_domain import FULL_ITEMS
 
 from .conftest import Person, make_app
 from .fakes import buttons
@@ -18,7 +19,10 @@ from .test_conversation import answer_context
 async def finish_quick(p: Person, option: int = 1) -> None:
     await p.send("/start")
     await p.tap("Quick check")
-    await answer_context(p)
+    if any("the same" in label for label, _ in buttons(p.screen)):
+        await p.tap("the same")  # a retake: the same business as last time
+    else:
+        await answer_context(p)
     for _ in range(8):
         await p.tap(option)
 
@@ -53,16 +57,25 @@ async def test_report_offers_a_check_in_and_the_weakest_lesson(person, store):
     await p.tap("快速自查")
     await p.tap("咖啡馆")
     await p.tap("2-5")
-    await p.tap("到店")
+    await p.tap("面对面")
     await p.tap("完成")
     await p.tap("完成")
     for _ in range(8):
         await p.tap(1)
     await p.tap("7 天后")
-    assert "我会在" in p.texts[-1]
+    await p.tap("上海")  # asked once: check-ins come at local time
+    assert "我会在上海时间" in p.texts[-1]
     assert len(await store.pending_reminders(p.id)) == 1
     await p.tap("小课")
     assert "本周试一试" in p.texts[-1]
+
+
+async def in_7_days_utc(p: Person) -> None:
+    """Ask for a check-in in 7 days; the time zone: another, the clock that shows UTC's time."""
+    await p.tap("In 7 days")
+    await p.tap("Another")
+    utc = next(data for _, data in buttons(p.screen) if data.startswith("tz:UTC:"))
+    await p.press(utc)
 
 
 async def test_a_due_reminder_is_sent_once_across_two_apps_and_a_restart(
@@ -71,7 +84,7 @@ async def test_a_due_reminder_is_sent_once_across_two_apps_and_a_restart(
     app_a = await make_app(content, store_a, telegram, timezone="UTC")
     p = Person(app_a, telegram, 9201)
     await finish_quick(p)
-    await p.tap("In 7 days")
+    await in_7_days_utc(p)
     await app_a.shutdown()
     await store_a.close()  # a restart between scheduling and sending
 
@@ -103,7 +116,7 @@ async def test_forbidden_marks_the_user_inactive_and_stops_reminders(app, person
                                                                      store):
     p = person(9301)
     await finish_quick(p)
-    await p.tap("In 7 days")
+    await in_7_days_utc(p)
     telegram.fail("sendMessage", 403, "Forbidden: bot was blocked by the user")
     later = datetime.now(UTC).replace(hour=12) + timedelta(days=8)
     assert await send_due_reminders(CallbackContext(app), now=later) == 0
@@ -116,7 +129,7 @@ async def test_forbidden_marks_the_user_inactive_and_stops_reminders(app, person
 async def test_night_time_check_ins_wait_for_the_morning(app, person, telegram, store):
     p = person(9401)
     await finish_quick(p)
-    await p.tap("In 7 days")
+    await in_7_days_utc(p)
     night = datetime.now(UTC).replace(hour=23, minute=30) + timedelta(days=8)
     assert await send_due_reminders(CallbackContext(app), now=night) == 0
     (due,) = await store.pending_reminders(p.id)
@@ -128,8 +141,8 @@ async def test_history_shows_the_change_per_dimension(person, telegram):
     p = person(9501)
     await finish_quick(p, option=1)
     await p.send("/retake")
-    await answer_context(p)
-    for _ in range(24):
+    await p.tap("the same")  # the same business as last time: straight to the questions
+    for _ in range(FULL_ITEMS):
         await p.tap(2)
     await p.send("/history")
     text = p.texts[-1]
@@ -142,7 +155,10 @@ async def test_second_report_overlays_the_previous_one(person, telegram):
     p = person(9601)
     await finish_quick(p, option=1)
     await p.tap("Retake")
-    await answer_context(p)
+    await p.tap("Something changed")  # through the questions again, the answers kept
+    assert "✅ Café or bakery" in [label for label, _ in buttons(p.screen)]  # last time's answer
+    for label in ("Café", "2-5", "Done", "Done"):  # "In person" is still ticked
+        await p.tap(label)
     for _ in range(8):
         await p.tap(2)
     photos = telegram.called("sendPhoto")

@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.helpers_domain import FULL_ITEMS
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -23,10 +25,12 @@ def test_yes_2_reaches_the_report_and_saves_the_chart(tmp_path):
     done = run_console(tmp_path, "--lang", "en", answers="2\n" * 400)
     assert done.returncode == 0, done.stderr
     out = done.stdout
-    assert "24/24" in out and "Your trust & CX report" in out
+    assert f"{FULL_ITEMS}/{FULL_ITEMS}" in out and "Your trust & CX report" in out
     assert "Your top 3 priorities" in out and "30/60/90-day plan" in out
     chart = Path(out.split("chart: ")[1].splitlines()[0])
     assert chart.read_bytes().startswith(b"\x89PNG")
+    report = Path(out.split("report: ")[1].splitlines()[0])
+    assert report.suffix == ".pdf" and report.read_bytes().startswith(b"%PDF-")
     assert "<b>" not in out  # markup is stripped for the terminal
 
 
@@ -38,6 +42,8 @@ def test_quick_check_in_chinese_and_resume_after_eof(tmp_path):
     assert second.returncode == 0, second.stderr
     assert "2/8" in second.stdout and "1/8" not in second.stdout  # continued where it stopped
     assert "客户信任指数" in second.stdout
+    report = Path(second.stdout.split("report: ")[1].splitlines()[0])
+    assert report.name.startswith("客户信任与体验报告-") and report.suffix == ".pdf"
 
 
 def test_garbage_input_gets_a_hint_then_gives_up(tmp_path):

@@ -45,7 +45,7 @@ def drop_bank_option(root: Path) -> None:
 
 def drop_option_text(root: Path) -> None:
     edit_yaml(root / "locales" / "en" / "items" / "integrity.yaml",
-              lambda d: d["int_privacy"]["options"].pop("written"))
+              lambda d: d["int_privacy"]["options"].pop("always"))
 
 
 def duplicate_id_same_file(root: Path) -> None:
@@ -71,10 +71,47 @@ def break_template_file(root: Path) -> None:
 
 
 def section_not_in_article(root: Path) -> None:
+    edit_yaml(root / "sources.yaml",
+              lambda d: d["passages"]["info_processing"].update(section="这一节根本不存在"))
+
+
+def quote_not_unique(root: Path) -> None:
+    """A quote that occurs in many places backs nothing in particular."""
+    edit_yaml(root / "sources.yaml",
+              lambda d: d["passages"]["transparency"].update(quote="建立与维护顾客信任"))
+
+
+def unknown_passage(root: Path) -> None:
     def change(data):
-        bank_item(data, "int_price_clarity")["recommendations"][1]["source"]["section"] = \
-            "这一节根本不存在"
+        bank_item(data, "int_full_price")["recommendations"][1]["source"] = "no_such_passage"
     edit_yaml(root / "bank" / "integrity.yaml", change)
+
+
+def staff_for_a_solo_owner(root: Path) -> None:
+    """An option that presumes staff, whoever answers."""
+    edit_yaml(root / "locales" / "en" / "items" / "integrity.yaml",
+              lambda d: d["int_full_price"]["options"]["sometimes"].update(
+                  text="Sometimes, depending on which staff member serves"))
+
+
+def till_for_an_online_shop(root: Path) -> None:
+    edit_yaml(root / "locales" / "zh-Hans" / "items" / "ability.yaml",
+              lambda d: d["abi_quality"]["recommendations"]["unsure"].update(
+                  first_step="本周在收银台旁边数一数上个月返工了几次。"))
+
+
+def mainland_term_in_zh_hant(root: Path) -> None:
+    edit_text(root / "locales" / "zh-Hant" / "ui.yaml", "language_name: 繁體中文",
+              "language_name: 繁體中文\nsaved_note: 已保存到微信")
+    edit_text(root / "locales" / "zh-Hans" / "ui.yaml", "language_name: 简体中文",
+              "language_name: 简体中文\nsaved_note: 已保存")
+    edit_text(root / "locales" / "en" / "ui.yaml", "language_name: English",
+              "language_name: English\nsaved_note: Saved")
+
+
+def mainland_quotes_in_zh_hant(root: Path) -> None:
+    edit_text(root / "locales" / "zh-Hant" / "ui.yaml", "duplicate: 已儲存。",
+              "duplicate: “已儲存”。")
 
 
 def drop_bank_recommendation(root: Path) -> None:
@@ -95,7 +132,7 @@ CASES: dict[str, tuple[tuple[Callable[[Path], None], ...], list[tuple[str, str, 
         (drop_bank_option,), [("bank/integrity.yaml", "int_privacy", "options")]),
     "missing option text in a locale": (
         (drop_option_text,),
-        [("locales/en/items/integrity.yaml", "int_privacy", "options.written")]),
+        [("locales/en/items/integrity.yaml", "int_privacy", "options.always")]),
     "duplicate item id across files": (
         (duplicate_id_across_files,), [("bank/ability.yaml", "int_privacy", "id")]),
     "locale missing an item": (
@@ -104,9 +141,24 @@ CASES: dict[str, tuple[tuple[Callable[[Path], None], ...], list[tuple[str, str, 
         (break_ui_string,), [("locales/en/ui.yaml", "duplicate", "template")]),
     "broken Jinja in a template file": (
         (break_template_file,), [("templates/question.html.j2", "line *", "template")]),
-    "recommendation section not in its article": (
-        (section_not_in_article,),
-        [("bank/integrity.yaml", "int_price_clarity", "recommendations.1.source.section")]),
+    "passage section not in its article": (
+        (section_not_in_article,), [("sources.yaml", "info_processing", "section")]),
+    "passage quote found more than once": (
+        (quote_not_unique,), [("sources.yaml", "transparency", "quote")]),
+    "a recommendation cites no known passage": (
+        (unknown_passage,),
+        [("bank/integrity.yaml", "int_full_price", "recommendations.0.source")]),
+    "staff wording for a solo owner": (
+        (staff_for_a_solo_owner,),
+        [("locales/en/items/integrity.yaml", "int_full_price", "options.sometimes.text")]),
+    "a till for a business without premises": (
+        (till_for_an_online_shop,),
+        [("locales/zh-Hans/items/ability.yaml", "abi_quality",
+          "recommendations.unsure.first_step")]),
+    "a Mainland term in zh-Hant": (
+        (mainland_term_in_zh_hant,), [("locales/zh-Hant/ui.yaml", "saved_note", "zh-Hant")]),
+    "simplified quotation marks in zh-Hant": (
+        (mainland_quotes_in_zh_hant,), [("locales/zh-Hant/ui.yaml", "duplicate", "zh-Hant")]),
     "missing recommendation level in the bank": (
         (drop_bank_recommendation,), [("bank/integrity.yaml", "int_early_notice",
                                        "recommendations")]),
@@ -115,12 +167,12 @@ CASES: dict[str, tuple[tuple[Callable[[Path], None], ...], list[tuple[str, str, 
         [("locales/en/items/innovation.yaml", "inn_pilot_test", "recommendations.1")]),
     "two mistakes: a section and a missing item": (
         (section_not_in_article, drop_locale_item),
-        [("bank/integrity.yaml", "int_price_clarity", "recommendations.1.source.section"),
+        [("sources.yaml", "info_processing", "section"),
          ("locales/en/items/emotion.yaml", "emo_moments", "-")]),
     "two mistakes: a template file and a duplicate id": (
         (break_template_file, duplicate_id_same_file),
         [("templates/question.html.j2", "line *", "template"),
-         ("bank/ability.yaml", "abi_quality_check", "id")]),
+         ("bank/ability.yaml", "abi_quality", "id")]),
     "two mistakes: a ui message and a missing option": (
         (break_ui_string, drop_bank_option),
         [("locales/en/ui.yaml", "duplicate", "template"),
@@ -173,7 +225,7 @@ def test_the_committed_content_passes():
     for line in lines:
         m = SUMMARY.match(line)
         assert m, line
-        assert int(m["items"]) >= 24 and int(m["recs"]) == 4 * int(m["items"])
+        assert int(m["items"]) >= 24 and int(m["recs"]) == 5 * int(m["items"])
 
 
 @pytest.mark.parametrize("case", list(CASES))
@@ -191,8 +243,7 @@ def test_the_command_exits_1_and_lists_both_of_two_mistakes(tmp_path):
     code, out, err = run_check(root)
     assert code == 1
     lines = problem_lines(out)
-    assert reported(lines, "bank/integrity.yaml", "int_price_clarity",
-                    "recommendations.1.source.section")
+    assert reported(lines, "sources.yaml", "info_processing", "section")
     assert reported(lines, "locales/en/items/emotion.yaml", "emo_moments", "-")
     assert "content check: 2 problem(s)" in err
 
@@ -200,8 +251,9 @@ def test_the_command_exits_1_and_lists_both_of_two_mistakes(tmp_path):
 # --- zh-Hant is generated -------------------------------------------------------------------
 def test_committed_zh_hant_is_what_the_generator_produces():
     generated = generate(CONTENT_DIR)
-    hant = CONTENT_DIR / "locales" / "zh-Hant"
-    assert set(generated) == set(hant.rglob("*.yaml"))
+    hant = set((CONTENT_DIR / "locales" / "zh-Hant").rglob("*.yaml"))
+    hant |= set(CONTENT_DIR.glob("archive/*/locales/zh-Hant/**/*.yaml"))
+    assert set(generated) == hant
     stale = [str(p.relative_to(CONTENT_DIR)) for p, text in generated.items()
              if p.read_text(encoding="utf-8") != text]
     assert not stale, f"run `python -m bot content build-hant`; out of date: {stale}"

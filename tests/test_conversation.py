@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 
+from bot.domain.context import business_context
 from bot.storage import Store
+from tests.helpers_domain import CAFE, FULL_ITEMS
 
 from .conftest import make_app
 from .fakes import buttons
@@ -15,7 +17,7 @@ async def answer_context(p) -> None:
     await p.tap("2-5")
     await p.tap("In person")
     await p.tap("Done")
-    await p.tap("Integrity")
+    await p.tap("Clear prices")
     await p.tap("Done")
 
 
@@ -25,8 +27,8 @@ async def test_full_assessment_reaches_the_report(person, telegram, store):
     assert "Hello, Ann!" in p.texts[-1]
     await p.tap("Full assessment")
     await answer_context(p)
-    assert "1/24" in p.screen.text
-    for _ in range(24):
+    assert f"1/{FULL_ITEMS}" in p.screen.text
+    for _ in range(FULL_ITEMS):
         await p.tap(1)  # the second option: score 1, never asks for evidence
     summary = next(t for t in p.texts if "Trust Index" in t)
     for name in ("Integrity", "Ability", "Affinity", "Consistency", "Customer perspective",
@@ -35,7 +37,8 @@ async def test_full_assessment_reaches_the_report(person, telegram, store):
     assert telegram.called("sendPhoto"), "the radar chart was sent"
     await p.tap("Full report")
     document = telegram.called("sendDocument")[-1]
-    assert document.files, "the HTML report was uploaded as a file"
+    name, body = document.files["document"][:2]
+    assert name.endswith(".pdf") and body.startswith(b"%PDF-"), "the full report is a PDF"
     finished = await store.finished_assessments(p.id)
     assert len(finished) == 1 and finished[0].scores["overall"] == 25.0
 
@@ -59,7 +62,7 @@ async def test_resume_on_a_new_application_after_half(content, db_url, telegram,
     await start_full(p)
     for _ in range(12):
         await p.tap(1)
-    assert "13/24" in p.screen.text
+    assert f"13/{FULL_ITEMS}" in p.screen.text
     await first.shutdown()
     await first_store.close()
 
@@ -68,14 +71,14 @@ async def test_resume_on_a_new_application_after_half(content, db_url, telegram,
     second = await make_app(content, second_store, telegram)
     p2 = Person(second, telegram, 2002)
     await p2.send("/start")
-    assert "12/24 answered" in p2.texts[-1]
+    assert f"12/{FULL_ITEMS} answered" in p2.texts[-1]
     await p2.tap("Continue")
-    assert "13/24" in p2.screen.text
-    for _ in range(12):
+    assert f"13/{FULL_ITEMS}" in p2.screen.text
+    for _ in range(FULL_ITEMS - 12):
         await p2.tap(1)
     finished = await second_store.finished_assessments(2002)
     assert len(finished) == 1
-    assert len(finished[0].state.answers) == 24
+    assert len(finished[0].state.answers) == FULL_ITEMS
     await second.shutdown()
     await second_store.close()
 
@@ -88,7 +91,7 @@ async def test_double_tap_counts_once(person, telegram, store):
     await p.press(first_option, screen.message_id)
     await p.press(first_option, screen.message_id)  # the same button again, same message
     record = await store.open_assessment(p.id)
-    assert record.state.cursor == 5  # four context steps + one item
+    assert record.state.cursor == 6  # the review step's place, four context steps, one item
     assert len(record.state.answers) == 1
     assert telegram.callback_answers()[-1].get("text") == "Already saved."
 
@@ -104,7 +107,7 @@ async def test_stale_button_changes_nothing_and_reshows_the_question(person, tel
     await p.press(old_data, old.message_id)  # a different option on position 1, long gone
     assert await rows_of(store, p.id) == before
     assert "out of date" in telegram.callback_answers()[-1]["text"]
-    assert "3/24" in p.screen.text
+    assert f"3/{FULL_ITEMS}" in p.screen.text
 
 
 async def test_forged_callback_for_another_users_assessment_changes_nothing(
@@ -118,7 +121,8 @@ async def test_forged_callback_for_another_users_assessment_changes_nothing(
     attacker = person(3002)
     await attacker.send("/start")
     aid = victim_record.state.id
-    for forged in (f"ans:{aid}:5:none", f"back:{aid}:5", f"ev:{aid}:4:y", f"ok:{aid}:2",
+    for forged in (f"ans:{aid}:6:never", f"back:{aid}:6", f"ev:{aid}:5:y", f"ok:{aid}:3",
+                   f"rv:{aid}:0:y",
                    f"doc:{aid}", f"plan:{aid}", f"go:{aid}", "ans:1:2", "garbage", "ans:x:y:z",
                    "ans:" + "9" * 60):
         await attacker.press(forged)
@@ -131,15 +135,15 @@ async def test_back_then_a_different_answer(person, store):
     p = person()
     await start_full(p)
     await p.tap(0)  # item 1: score 0
-    assert "2/24" in p.screen.text
+    assert f"2/{FULL_ITEMS}" in p.screen.text
     await p.tap("Back")
-    assert "1/24" in p.screen.text
+    assert f"1/{FULL_ITEMS}" in p.screen.text
     assert "✓ 1." in buttons(p.screen)[0][0]  # the stored answer is marked
     await p.tap(2)  # item 1 again: score 2
     record = await store.open_assessment(p.id)
     first_item = next(iter(record.state.answers))
     assert record.state.answers[first_item].option_id != "none"
-    assert len(record.state.answers) == 1 and "2/24" in p.screen.text
+    assert len(record.state.answers) == 1 and f"2/{FULL_ITEMS}" in p.screen.text
 
 
 async def test_not_sure_and_not_applicable(person, store, content):
@@ -173,9 +177,9 @@ async def test_switching_language_mid_assessment(person, store):
     await p.tap("2-5")
     await p.send("/language")
     await p.tap("繁體中文")
-    assert "客戶" in p.screen.text
+    assert "透過哪些方式" in p.screen.text
     record = await store.open_assessment(p.id)
-    assert record.state.cursor == 2
+    assert record.state.cursor == 3  # the channels question
     assert (await store.get_user(p.id)).language == "zh-Hant"
 
 
@@ -232,7 +236,7 @@ async def test_typed_text_mid_assessment_gets_a_hint_and_changes_nothing(person,
     assert "use the buttons" in p.texts[-1]
     assert await rows_of(store, p.id) == before
     await p.tap("Continue")
-    assert "1/24" in p.screen.text
+    assert f"1/{FULL_ITEMS}" in p.screen.text
 
 
 async def test_pause_then_start_resumes(person, store):
@@ -240,10 +244,10 @@ async def test_pause_then_start_resumes(person, store):
     await start_full(p)
     await p.tap(1)
     await p.tap("Pause")
-    assert "Paused at 2/24" in p.texts[-1]
+    assert f"Paused at 2/{FULL_ITEMS}" in p.texts[-1]
     await p.send("/start")
     await p.tap("Continue")
-    assert "2/24" in p.screen.text
+    assert f"2/{FULL_ITEMS}" in p.screen.text
 
 
 async def test_evidence_no_caps_the_item(person, store, content):
@@ -252,13 +256,13 @@ async def test_evidence_no_caps_the_item(person, store, content):
     await p.tap("Quick check")
     await answer_context(p)
     await p.tap(4)  # the best option of an evidence item
-    assert "new employee" in p.screen.text
-    await p.tap("No, not really")
+    assert "did every one" in p.screen.text  # the check: "think of your last 10 ..."
+    await p.tap("Not every one")
     assert "2/8" in p.screen.text
     for _ in range(7):
         await p.tap(0)
     finished = (await store.finished_assessments(p.id))[0]
-    first = content.bank.items_for("quick")[0]
+    first = content.bank.items_for("quick", business_context(CAFE))[0]
     assert finished.scores["dimensions"][first.dimension] == 50.0  # capped at 2 -> 25 x 2
 
 

@@ -94,9 +94,11 @@ def test_dimensions_have_three_or_more_items_and_one_quick_item():
         assert len(items) >= 3, d
         assert sum(i.quick for i in items) == 1, d
     assert [i.dimension for i in BANK.items_for("quick")] == list(BANK.dimensions)
+    quick = [i for i in BANK.items if i.quick]
+    assert all(i.applies is None for i in quick)  # the quick check fits every business
 
 
 def test_every_item_has_five_anchored_options_and_a_recommendation_per_level():
     for item in BANK.items:
         assert [o.score for o in item.options] == [0, 1, 2, 3, 4], item.id
-        assert [r.from_score for r in item.recommendations] == [0, 1, 2, 3], item.id
+        assert [r.level for r in item.recommendations] == ["unsure", "0", "1", "2", "3"], item.id

@@ -5,7 +5,7 @@ from __future__ import annotations
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot.domain.bank import NOT_APPLICABLE, UNSURE
+from bot.domain.bank import NOT_APPLICABLE, UNSURE, ContextQuestion
 from bot.domain.flow import (
     Answer,
     AssessmentState,
@@ -14,6 +14,7 @@ from bot.domain.flow import (
     EvidenceView,
     Flow,
     ItemView,
+    ReviewView,
     Verdict,
     apply_move,
 )
@@ -21,14 +22,18 @@ from tests.helpers_domain import make_bank, make_item, option_with, real_content
 
 BANK = real_content().bank
 FULL = Flow(BANK, "full")
-FIRST = FULL.context_count  # position of the first item
+# A café with staff, in person and online: every item of the real bank applies to it.
+CONTEXT = {"sector": ("cafe",), "team": ("t2_5",), "channels": ("in_person", "social"),
+           "priorities": ()}
+FIRST = FULL.first_item  # position of the first item
 ITEM = FULL.steps[FIRST].item
+NEXT = FIRST + 1
 NA_ITEM = next(i for i in BANK.items if i.not_applicable)
 NA_POS = next(s.position for s in FULL.steps if s.item is NA_ITEM)
-NO_NA_ITEM = next(i for i in BANK.items if not i.not_applicable)
 
 
 def at(position: int, **kw) -> AssessmentState:
+    kw.setdefault("context", dict(CONTEXT))
     return AssessmentState(1, "full", position, **kw)
 
 
@@ -47,27 +52,29 @@ def opt(item, wanted: int) -> str:
 
 
 # --- answering ------------------------------------------------------------------------------
-def test_steps_are_context_first_then_items():
-    assert [s.context.id for s in FULL.steps[:FIRST]] == [q.id for q in BANK.context]
+def test_steps_are_review_then_context_then_items():
+    assert FULL.steps[0].review
+    assert [s.context.id for s in FULL.steps[1:FIRST]] == [q.id for q in BANK.context]
     assert [s.item.id for s in FULL.steps[FIRST:]] == [i.id for i in BANK.items]
+    assert all(FULL.is_active(at(0), p) for p in range(1, len(FULL.steps)))
     quick = Flow(BANK, "quick")
-    assert quick.item_count == len(BANK.dimensions)
+    assert len(quick.active_items(at(0))) == len(BANK.dimensions)
 
 
 def test_an_answer_is_stored_and_moves_on():
     outcome, state = tap(FULL, at(FIRST), "answer_item", FIRST, opt(ITEM, 2))
     assert outcome.verdict is Verdict.APPLIED
-    assert state.cursor == FIRST + 1
+    assert state.cursor == NEXT
     assert state.answers[ITEM.id] == Answer(opt(ITEM, 2))
     view = FULL.view(state)
     assert isinstance(view, ItemView)
-    assert view.number == 2 and view.total == len(BANK.items)
+    assert view.number == 2 and view.total == len(FULL.active_items(state))
 
 
 def test_not_sure_is_stored_and_moves_on():
     _, state = tap(FULL, at(FIRST), "answer_item", FIRST, UNSURE)
     assert state.answers[ITEM.id] == Answer(UNSURE)
-    assert state.cursor == FIRST + 1
+    assert state.cursor == NEXT
 
 
 def test_a_high_answer_on_an_evidence_item_asks_for_evidence():
@@ -81,19 +88,19 @@ def test_a_high_answer_on_an_evidence_item_asks_for_evidence():
         for shown in (True, False):
             outcome, after = tap(FULL, state, "answer_evidence", FIRST, shown)
             assert outcome.verdict is Verdict.APPLIED
-            assert after.cursor == FIRST + 1
+            assert after.cursor == NEXT
             assert after.answers[ITEM.id] == Answer(opt(ITEM, wanted), evidence=shown)
 
 
 def test_no_evidence_question_for_low_answers_or_items_without_evidence():
     for answer in (opt(ITEM, 0), opt(ITEM, 1), opt(ITEM, 2), UNSURE):
         _, state = tap(FULL, at(FIRST), "answer_item", FIRST, answer)
-        assert state.cursor == FIRST + 1
+        assert state.cursor == NEXT
         assert FULL.answer_evidence(at(FIRST, answers=state.answers), FIRST, True).verdict \
             is Verdict.STALE
     plain = Flow(make_bank([make_item("plain_item", "x", evidence=False)]), "full")
-    _, state = tap(plain, AssessmentState(1, "full", 0), "answer_item", 0, "o4")
-    assert state.cursor == 1
+    _, state = tap(plain, AssessmentState(1, "full", 1), "answer_item", 1, "o4")
+    assert state.cursor == 2
     assert isinstance(plain.view(state), DoneView)
 
 
@@ -101,7 +108,7 @@ def test_not_applicable_only_where_the_item_allows_it():
     outcome, state = tap(FULL, at(NA_POS), "answer_item", NA_POS, NOT_APPLICABLE)
     assert outcome.verdict is Verdict.APPLIED
     assert state.answers[NA_ITEM.id] == Answer(NOT_APPLICABLE)
-    assert state.cursor == NA_POS + 1
+    assert state.cursor == FULL.next_position(state, NA_POS)
     assert FULL.answer_item(at(FIRST), FIRST, NOT_APPLICABLE).verdict is Verdict.INVALID
     assert not ITEM.not_applicable
 
@@ -135,15 +142,15 @@ def test_another_option_on_an_old_question_is_stale():
 
 def test_a_tap_for_another_position_is_stale():
     state = at(FIRST + 2)
-    for position in (FIRST, FIRST + 1, FIRST + 3, len(FULL.steps) + 5, -1):
+    for position in (FIRST, NEXT, FIRST + 3, len(FULL.steps) + 5, -1):
         assert FULL.answer_item(state, position, opt(ITEM, 0)).verdict is Verdict.STALE
         assert FULL.answer_evidence(state, position, True).verdict is Verdict.STALE
         assert FULL.back(state, position).verdict is Verdict.STALE
-    assert FULL.choose_context(at(1), 0, BANK.context[0].options[0]).verdict is Verdict.STALE
+    assert FULL.choose_context(at(2), 1, "retail").verdict is Verdict.STALE
 
 
 def test_item_taps_on_a_context_step_and_context_taps_on_an_item_are_stale():
-    assert FULL.answer_item(at(0), 0, opt(ITEM, 0)).verdict is Verdict.STALE
+    assert FULL.answer_item(at(1), 1, opt(ITEM, 0)).verdict is Verdict.STALE
     assert FULL.choose_context(at(FIRST), FIRST, "cafe").verdict is Verdict.STALE
     assert FULL.confirm_context(at(FIRST), FIRST).verdict is Verdict.STALE
 
@@ -152,20 +159,20 @@ def test_item_taps_on_a_context_step_and_context_taps_on_an_item_are_stale():
 def test_back_shows_the_previous_answer_and_a_new_answer_replaces_it():
     _, state = tap(FULL, at(FIRST), "answer_item", FIRST, opt(ITEM, 4))
     _, state = tap(FULL, state, "answer_evidence", FIRST, True)
-    outcome, state = tap(FULL, state, "back", FIRST + 1)
+    outcome, state = tap(FULL, state, "back", NEXT)
     assert outcome.verdict is Verdict.APPLIED
     assert state.cursor == FIRST
     view = FULL.view(state)
     assert isinstance(view, ItemView) and view.chosen == opt(ITEM, 4)
     _, state = tap(FULL, state, "answer_item", FIRST, opt(ITEM, 1))
     assert state.answers[ITEM.id] == Answer(opt(ITEM, 1))
-    assert state.cursor == FIRST + 1
+    assert state.cursor == NEXT
 
 
 def test_back_from_an_item_reaches_the_context_and_stops_at_the_start():
     _, state = tap(FULL, at(FIRST), "back", FIRST)
     assert isinstance(FULL.view(state), ContextView)
-    assert FULL.back(at(0), 0).verdict is Verdict.STALE
+    assert FULL.back(at(1), 1).verdict is Verdict.STALE  # nothing before the first question
 
 
 # --- context questions ----------------------------------------------------------------------
@@ -176,17 +183,18 @@ def _question(qid: str):
 
 def test_single_choice_context_is_stored_and_moves_on():
     position, q = _question("sector")
-    outcome, state = tap(FULL, at(position), "choose_context", position, q.options[2])
+    outcome, state = tap(FULL, at(position, context={}), "choose_context", position, q.options[2])
     assert outcome.verdict is Verdict.APPLIED
     assert state.context["sector"] == (q.options[2],)
     assert state.cursor == position + 1
-    assert FULL.choose_context(at(position), position, "spaceship").verdict is Verdict.INVALID
+    invalid = FULL.choose_context(at(position, context={}), position, "spaceship")
+    assert invalid.verdict is Verdict.INVALID
 
 
 def test_multi_choice_toggles_and_respects_the_maximum():
     position, q = _question("priorities")
     assert q.multi and q.max_choices == 3
-    state = at(position)
+    state = at(position, context={})
     for option in q.options[:3]:
         _, state = tap(FULL, state, "choose_context", position, option)
         assert state.cursor == position  # stays on the question until Done
@@ -204,7 +212,7 @@ def test_multi_choice_toggles_and_respects_the_maximum():
 
 def test_multi_choice_is_kept_in_the_question_order():
     position, q = _question("channels")
-    state = at(position)
+    state = at(position, context={})
     for option in reversed(q.options[:3]):
         _, state = tap(FULL, state, "choose_context", position, option)
     assert state.context["channels"] == q.options[:3]
@@ -213,15 +221,15 @@ def test_multi_choice_is_kept_in_the_question_order():
 def test_done_respects_the_minimum():
     position, q = _question("channels")
     assert q.min_choices == 1
-    assert FULL.confirm_context(at(position), position).verdict is Verdict.INVALID
-    _, state = tap(FULL, at(position), "choose_context", position, q.options[0])
+    assert FULL.confirm_context(at(position, context={}), position).verdict is Verdict.INVALID
+    _, state = tap(FULL, at(position, context={}), "choose_context", position, q.options[0])
     outcome, state = tap(FULL, state, "confirm_context", position)
     assert outcome.verdict is Verdict.APPLIED
     assert state.cursor == position + 1
     # "What matters most" may be left empty; confirming with nothing is recorded.
     position, q = _question("priorities")
     assert q.min_choices == 0
-    outcome, state = tap(FULL, at(position), "confirm_context", position)
+    outcome, state = tap(FULL, at(position, context={}), "confirm_context", position)
     assert outcome.verdict is Verdict.APPLIED
     assert state.context["priorities"] == ()
     assert state.cursor == position + 1
@@ -244,8 +252,8 @@ def test_a_finished_assessment_accepts_nothing():
             FULL.answer_item(state, position, last.item.options[0].id),
             FULL.answer_item(state, position, UNSURE),
             FULL.answer_evidence(state, position, True),
-            FULL.choose_context(state, 0, BANK.context[0].options[0]),
-            FULL.confirm_context(state, 2),
+            FULL.choose_context(state, 1, BANK.context[0].options[0]),
+            FULL.confirm_context(state, 3),
             FULL.back(state, position),
         ):
             assert outcome.verdict is not Verdict.APPLIED
@@ -285,11 +293,13 @@ def _random_tap(data, flow: Flow, state: AssessmentState):
 @given(st.sampled_from(["full", "quick"]), st.data())
 def test_any_sequence_of_taps_keeps_the_assessment_valid(mode, data):
     flow = Flow(BANK, mode)
-    state = AssessmentState(1, mode, 0)
+    state = AssessmentState(1, mode, 1)
     for _ in range(data.draw(st.integers(10, 80))):
         kind, args = _random_tap(data, flow, state)
         outcome, state = tap(flow, state, kind, *args)
         assert 0 <= state.cursor <= len(flow.steps)
+        assert state.cursor == len(flow.steps) or flow.is_active(state, state.cursor) \
+            or not flow.is_active(AssessmentState(1, mode, 0, context=state.context), state.cursor)
         if outcome.verdict is Verdict.APPLIED:
             assert args[0] == outcome.move.expected_cursor
     asked = {s.item.id: s.item for s in flow.steps if s.item}
@@ -310,18 +320,93 @@ def test_double_taps_on_evidence_and_single_choice_context_count_once():
 
     bank = load_content().bank
     flow = Flow(bank, "quick")
-    state = AssessmentState(1, "quick")
-    outcome = flow.choose_context(state, 0, bank.context[0].options[0])
+    state = AssessmentState(1, "quick", 1)
+    outcome = flow.choose_context(state, 1, bank.context[0].options[0])
     state = apply_move(state, outcome.move)
-    again = flow.choose_context(state, 0, bank.context[0].options[0])
-    other = flow.choose_context(state, 0, bank.context[0].options[1])
+    again = flow.choose_context(state, 1, bank.context[0].options[0])
+    other = flow.choose_context(state, 1, bank.context[0].options[1])
     assert (again.verdict, other.verdict) == (Verdict.DUPLICATE, Verdict.STALE)
 
-    item_position = len(bank.context)
+    item_position = flow.first_item
     state.cursor = item_position
     item = flow.steps[item_position].item
+    assert item.evidence
     best = next(o for o in item.options if o.score == 4)
     state = apply_move(state, flow.answer_item(state, item_position, best.id).move)
     state = apply_move(state, flow.answer_evidence(state, item_position, True).move)
     assert flow.answer_evidence(state, item_position, True).verdict is Verdict.DUPLICATE
     assert flow.answer_evidence(state, item_position, False).verdict is Verdict.STALE
+
+
+# --- a retake: "the same business as last time?" ---------------------------------------------
+def test_a_prefilled_retake_starts_with_the_review_and_can_skip_the_context():
+    state = at(FULL.start_position(True), prefilled=True)
+    assert isinstance(FULL.view(state), ReviewView)
+    outcome, same = tap(FULL, state, "review", 0, True)
+    assert outcome.verdict is Verdict.APPLIED and same.cursor == FIRST
+    assert same.context == CONTEXT  # nothing re-asked, nothing lost
+    _, change = tap(FULL, state, "review", 0, False)
+    assert change.cursor == 1 and isinstance(FULL.view(change), ContextView)
+    assert FULL.view(change).selected == CONTEXT["sector"]  # the earlier answer is marked
+    _, back = tap(FULL, change, "back", 1)
+    assert back.cursor == 0  # back from the first question to the review
+    assert FULL.review(at(1), 1, True).verdict is Verdict.STALE  # a review tap elsewhere
+
+
+def test_a_first_assessment_has_no_review_step():
+    state = at(FULL.start_position(False))
+    assert state.cursor == 1 and not FULL.is_active(state, 0)
+    assert FULL.review(at(0), 0, True).verdict is Verdict.STALE
+
+
+# --- what applies to this business ------------------------------------------------------------
+TEAM_ONLY = ContextQuestion("team", False, ("solo", "t2_5"))
+
+
+def _team_bank():
+    always = make_item("always_a", "x", quick=True)
+    staff = make_item("staff_only", "x")
+    staff = type(staff)(**{**staff.__dict__, "applies": lambda c: c["team"]})
+    other = make_item("always_b", "y", quick=True)
+    return make_bank([always, staff, other], context=(TEAM_ONLY,))
+
+
+def test_an_item_that_does_not_apply_is_skipped_and_its_position_stays_its_own():
+    bank = _team_bank()
+    flow = Flow(bank, "full")
+    solo = AssessmentState(1, "full", 1, context={})
+    _, solo = tap(flow, solo, "choose_context", 1, "solo")
+    assert [i.id for i in flow.active_items(solo)] == ["always_a", "always_b"]
+    _, solo = tap(flow, solo, "answer_item", 2, "o1")
+    staff_position = 3
+    assert solo.cursor == 4  # the staff-only question is jumped over
+    assert flow.answer_item(solo, staff_position, "o1").verdict is Verdict.STALE
+    assert flow.view(solo).number == 2 and flow.view(solo).total == 2
+    _, back = tap(flow, solo, "back", 4)
+    assert back.cursor == 2  # and jumped over on the way back too
+    team = AssessmentState(1, "full", 1, context={})
+    _, team = tap(flow, team, "choose_context", 1, "t2_5")
+    _, team = tap(flow, team, "answer_item", 2, "o1")
+    assert team.cursor == staff_position and flow.view(team).total == 3
+
+
+def test_the_quick_check_asks_a_stand_in_when_the_quick_item_does_not_apply():
+    always = make_item("always_a", "x")
+    staff = make_item("staff_quick", "x", quick=True)
+    staff = type(staff)(**{**staff.__dict__, "applies": lambda c: c["team"]})
+    bank = make_bank([always, staff, make_item("other", "y", quick=True)], context=(TEAM_ONLY,))
+    flow = Flow(bank, "quick")
+    solo = AssessmentState(1, "quick", 1, context={"team": ("solo",)})
+    team = AssessmentState(1, "quick", 1, context={"team": ("t2_5",)})
+    assert [i.id for i in flow.active_items(team)] == ["staff_quick", "other"]
+    assert [i.id for i in flow.active_items(solo)] == ["always_a", "other"]
+
+
+def test_an_assessment_whose_place_was_lost_resumes_at_its_first_open_step():
+    answers = {ITEM.id: Answer(opt(ITEM, 1))}
+    lost = at(-1, answers=answers)
+    assert FULL.resume_position(lost) == NEXT
+    no_context = AssessmentState(1, "full", -1, context={"sector": ("cafe",)})
+    assert FULL.resume_position(no_context) == 2  # the team question
+    waiting = at(-1, answers={ITEM.id: Answer(opt(ITEM, 4))})  # evidence not answered yet
+    assert FULL.resume_position(waiting) == FIRST

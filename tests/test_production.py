@@ -76,9 +76,12 @@ async def test_one_user_in_order_while_another_runs_concurrently(app, telegram, 
     await start_full(a)
     await start_full(b)
     screen_a, screen_b = a.screen, b.screen
-    first_a = buttons(screen_a)[1][1]  # position 4, option 2
-    # A second tap that is only valid once the first one is in: position 5.
-    second_a = first_a.replace(":4:", ":5:")
+    first_a = buttons(screen_a)[1][1]  # the first question, its second option
+    # A second tap that is only valid once the first one is in: the next question's.
+    flow = app.bot_data["coach"].flow("full")
+    _, aid, position, _ = first_a.split(":")
+    nxt = flow.steps[int(position) + 1].item
+    second_a = f"ans:{aid}:{int(position) + 1}:{nxt.options[1].id}"
     telegram.delays["answerCallbackQuery"] = [0.3]  # the first tap's answer is slow
 
     def tap(person_, data, message_id, update_id):
@@ -102,7 +105,7 @@ async def test_one_user_in_order_while_another_runs_concurrently(app, telegram, 
     assert order.index(50_003) < order.index(50_001)  # B did not wait for A's slow tap
     assert order.index(50_001) < order.index(50_002)  # A's taps in arrival order
     record = await store.open_assessment(a.id)
-    assert len(record.state.answers) == 2 and record.state.cursor == 6
+    assert len(record.state.answers) == 2 and record.state.cursor == int(position) + 2
 
 
 async def test_a_repeated_update_id_is_processed_once_also_by_a_second_app(

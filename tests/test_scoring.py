@@ -7,8 +7,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.domain.bank import NOT_APPLICABLE, UNSURE, ContextQuestion
+from bot.domain.context import business_context
 from bot.domain.flow import Answer
-from bot.domain.scoring import level_of, score
+from bot.domain.scoring import EFFORT_ORDER, level_of, rank_priorities, score
 from tests.helpers_domain import answers_at, make_bank, make_item, option_with, real_content
 
 BANK = real_content().bank
@@ -20,16 +21,21 @@ FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthChe
 def assessments(draw, mode: str | None = None):
     """Any answers a user could leave: an option, not sure, n/a where allowed, or nothing yet."""
     mode = mode or draw(st.sampled_from(["full", "quick"]))
+    options = {q.id: q.options for q in BANK.context}
+    business = {"sector": (draw(st.sampled_from(options["sector"])),),
+                "team": (draw(st.sampled_from(options["team"])),),
+                "channels": tuple(draw(st.lists(st.sampled_from(options["channels"]), min_size=1,
+                                                max_size=3, unique=True)))}
     answers: dict[str, Answer] = {}
-    for item in BANK.items_for(mode):
+    for item in BANK.items_for(mode, business_context(business)):
         choices = [o.id for o in item.options] + [UNSURE, None]
         if item.not_applicable:
             choices.append(NOT_APPLICABLE)
         choice = draw(st.sampled_from(choices))
         if choice is not None:
             answers[item.id] = Answer(choice, draw(st.sampled_from([True, False, None])))
-    chosen = draw(st.lists(st.sampled_from(BANK.dimensions), unique=True, max_size=8))
-    return mode, answers, {BANK.priority_context: tuple(chosen)}
+    chosen = draw(st.lists(st.sampled_from(BANK.dimensions), unique=True, max_size=3))
+    return mode, answers, {**business, BANK.priority_context: tuple(chosen)}
 
 
 def all_scores(result) -> list[float | None]:
@@ -45,7 +51,7 @@ def test_every_score_is_between_0_and_100(case):
     for value in all_scores(result):
         assert value is None or 0 <= value <= 100
     for d, value in result.dimensions.items():
-        asked = [i for i in BANK.items_for(mode) if i.dimension == d]
+        asked = [i for i in BANK.items_for(mode, business_context(context)) if i.dimension == d]
         answered = [i for i in asked if result.item_scores[i.id] is not None]
         assert (value is None) == (not answered)
     assert all(s is None or 0 <= s <= 4 for s in result.item_scores.values())
@@ -56,7 +62,7 @@ def test_every_score_is_between_0_and_100(case):
 def test_raising_one_answer_never_lowers_any_score(case, data):
     mode, answers, context = case
     raisable = [
-        (item, answers[item.id]) for item in BANK.items_for(mode)
+        (item, answers[item.id]) for item in BANK.items_for(mode, business_context(context))
         if item.id in answers and answers[item.id].option_id != NOT_APPLICABLE
         and (item.option(answers[item.id].option_id) is None
              or item.option(answers[item.id].option_id).score < 4)
@@ -76,12 +82,22 @@ def test_raising_one_answer_never_lowers_any_score(case, data):
 
 def test_dimension_score_is_25_times_the_exact_mean():
     answers = answers_at(BANK, "full", 4, evidence=True)
-    first, second, third = (i for i in BANK.items if i.dimension == "integrity")
-    answers[third.id] = Answer(option_with(third, 3).id, True)  # 4, 4, 3: mean 3.67
-    assert score(BANK, "full", answers, {}).dimensions["integrity"] == pytest.approx(91.7)
-    answers[first.id] = Answer(option_with(first, 1).id)  # 1, 4, 3: mean 2.67
-    answers[second.id] = Answer(option_with(second, 0).id)  # 1, 0, 3: mean 1.33
-    assert score(BANK, "full", answers, {}).dimensions["integrity"] == pytest.approx(33.3)
+    items = [i for i in BANK.items if i.dimension == "integrity"]
+    for extra in items[3:]:  # three answers count; the rest are not applicable
+        answers[extra.id] = Answer(NOT_APPLICABLE) if extra.not_applicable else answers[extra.id]
+    counted = [i for i in items if answers[i.id].option_id != NOT_APPLICABLE]
+    first, second, third, *rest = counted
+    for other in rest:  # 4s beyond the first three: keep them out of the mean by design
+        answers[other.id] = Answer(option_with(other, 3).id, True)
+    answers[third.id] = Answer(option_with(third, 3).id, True)
+    expected = 25 * (4 + 4 + 3 * (1 + len(rest))) / (3 + len(rest))
+    assert score(BANK, "full", answers, {}).dimensions["integrity"] == pytest.approx(
+        round(expected, 1))
+    answers[first.id] = Answer(option_with(first, 1).id)
+    answers[second.id] = Answer(option_with(second, 0).id)
+    expected = 25 * (1 + 0 + 3 * (1 + len(rest))) / (3 + len(rest))
+    assert score(BANK, "full", answers, {}).dimensions["integrity"] == pytest.approx(
+        round(expected, 1))
 
 
 # --- not applicable, not sure, evidence -------------------------------------------------------
@@ -167,7 +183,7 @@ def test_weakest_link_holds_the_overall_level_down():
     assert result.overall == 87.5
     assert level_of(BANK, result.overall) == "managed"
     assert result.dimension_levels["consistency"] == "reactive"
-    assert result.weakest == "consistency"
+    assert result.weakest == ("consistency",)
     assert result.level == "emerging"
     # Seven at 100 and one at 50: 93.75 would be "customer_led"; "defined" + 1 is "managed".
     result = _one_dimension_at("emotion", 2)
@@ -218,14 +234,26 @@ def test_larger_gap_ranks_first():
     assert [p.value for p in result.priorities] == [1.0, 0.25]
 
 
-def test_smaller_action_ranks_first_at_equal_gap():
+def test_smaller_action_ranks_first_at_equal_gap_and_the_top_spreads_over_dimensions():
     bank = make_bank([make_item("a_item", "x", ("large",) * 4),
                       make_item("b_item", "y", ("medium",) * 4),
                       make_item("c_item", "y", ("small",) * 4)])
     answers = {i: Answer("o1") for i in ("a_item", "b_item", "c_item")}
     result = score(bank, "full", answers, {})
-    assert _ids(result) == ["c_item", "b_item", "a_item"]
-    assert [p.value for p in result.priorities] == pytest.approx([0.75, 0.6, 0.45])
+    # c (0.75) first; b (0.6) is a second "y": the weaker-valued "x" comes before it
+    assert _ids(result) == ["c_item", "a_item", "b_item"]
+    assert [p.value for p in result.priorities] == pytest.approx([0.75, 0.45, 0.6])
+
+
+def test_ties_go_to_the_weaker_dimension_not_to_the_bank_order():
+    bank = make_bank([make_item("a_item", "x"), make_item("a_two", "x"),
+                      make_item("b_item", "y"), make_item("b_two", "y")])
+    # x scores 1 and 3 (mean 2), y scores 1 and 2 (mean 1.5): both 1s tie on value
+    answers = {"a_item": Answer("o1"), "a_two": Answer("o3"),
+               "b_item": Answer("o1"), "b_two": Answer("o2")}
+    result = score(bank, "full", answers, {})
+    assert result.dimensions["y"] < result.dimensions["x"]
+    assert _ids(result)[0] == "b_item"
 
 
 def test_weak_basics_rank_first():
@@ -233,9 +261,9 @@ def test_weak_basics_rank_first():
     low = score(bank, "full", {"a_item": Answer("o1"), "b_item": Answer("o1")}, {})
     assert _ids(low) == ["b_item", "a_item"]
     assert low.priorities[0].value == pytest.approx(0.75 * 1.3)
-    # A basic practice already at 2 gets no foundation bonus.
+    # A basic practice already at 2 gets no foundation bonus (at a tie it still goes first).
     fair = score(bank, "full", {"a_item": Answer("o2"), "b_item": Answer("o2")}, {})
-    assert _ids(fair) == ["a_item", "b_item"]
+    assert [p.value for p in fair.priorities] == [0.5, 0.5]
 
 
 @pytest.mark.parametrize("dimension", BANK.dimensions)
@@ -244,12 +272,13 @@ def test_choosing_a_dimension_puts_it_first_on_the_real_bank(dimension):
     plain = score(BANK, "full", answers, {})
     chosen = score(BANK, "full", answers, {BANK.priority_context: (dimension,)})
     assert chosen.priorities[0].dimension == dimension
-    assert _ids(chosen) != _ids(plain)
+    assert chosen.priorities[0].value > max(p.value for p in plain.priorities)
 
 
-def test_top_three_one_level_up():
+def test_top_three_one_level_up_from_three_dimensions():
     result = score(BANK, "full", answers_at(BANK, "full", 0), {})
     assert len(result.priorities) == 3
+    assert len({p.dimension for p in result.priorities}) == 3
     for p in result.priorities:
         assert p.score == 0
         assert p.recommendation.from_score == 0
@@ -273,21 +302,41 @@ def test_priorities_follow_the_formula(case):
     chosen = set(context[BANK.priority_context])
     ids = _ids(result)
     assert len(ids) == len(set(ids)) <= w.top
-    values = [p.value for p in result.priorities]
-    assert values == sorted(values, reverse=True)
     for p in result.priorities:
         item = BANK.item(p.item_id)
         s = result.item_scores[p.item_id]
         assert s is not None and s < 4
         assert p.score == s and p.recommendation.from_score == s
+        assert p.recommendation.unsure == (answers[p.item_id].option_id == UNSURE)
         expected = ((4 - s) / 4
                     * (w.importance_chosen if item.dimension in chosen else w.importance_other)
                     * w.ease[p.recommendation.effort]
                     * (w.foundation_basic_low if item.basic and s <= 1 else w.foundation_other))
         assert p.value == pytest.approx(expected)
-    # As many as there are gaps, up to the top three.
+    # As many as there are gaps, up to the top three; the first is the most valuable.
     gaps = [i for i, s in result.item_scores.items() if s is not None and s < 4]
     assert len(ids) == min(w.top, len(gaps))
+    if ids:
+        assert result.priorities[0].value == max(
+            p.value for p in rank_priorities(BANK, BANK.items_for(mode, business_context(
+                context)), result.item_scores, answers, context, result.dimensions))
+
+
+@FAST
+@given(assessments())
+def test_the_top_three_spread_over_dimensions_and_ties_go_to_the_weaker_one(case):
+    mode, answers, context = case
+    result = score(BANK, mode, answers, context)
+    gaps = {BANK.item(i).dimension for i, s in result.item_scores.items()
+            if s is not None and s < 4}
+    dims = [p.dimension for p in result.priorities]
+    assert len(set(dims)) == min(len(gaps), len(dims))  # one per dimension while they last
+    ranked = rank_priorities(BANK, BANK.items_for(mode, business_context(context)),
+                             result.item_scores, answers, context, result.dimensions)
+    for earlier, later in zip(ranked, ranked[1:], strict=False):
+        assert earlier.value >= later.value
+        if earlier.value == later.value:
+            assert result.dimensions[earlier.dimension] <= result.dimensions[later.dimension]
 
 
 @FAST
@@ -313,47 +362,38 @@ def _phases(result) -> dict[str, list[str]]:
     return out
 
 
-def test_plan_puts_each_size_in_its_phase():
+def test_the_plan_runs_smallest_first_over_all_three_phases():
     bank, answers = _plan_bank(["large", "medium", "small"])
     result = score(bank, "full", answers, {})
     assert _phases(result) == {"d30": ["i2_item"], "d60": ["i1_item"], "d90": ["i0_item"]}
 
 
-def test_a_full_phase_passes_the_rest_to_the_next():
-    bank, answers = _plan_bank(["small"] * 5 + ["medium"])
-    result = score(bank, "full", answers, {})
-    assert _phases(result) == {
-        "d30": ["i0_item", "i1_item", "i2_item"],
-        "d60": ["i3_item", "i4_item", "i5_item"],
-    }
+def test_six_actions_of_one_size_still_fill_every_phase():
+    for effort in ("small", "medium", "large"):
+        bank, answers = _plan_bank([effort] * 6)
+        phases = _phases(score(bank, "full", answers, {}))
+        assert [len(phases.get(p, [])) for p in ("d30", "d60", "d90")] == [2, 2, 2]
 
 
-def test_medium_overflow_goes_to_d90_and_d90_keeps_the_rest():
-    bank, answers = _plan_bank(["medium"] * 4 + ["large"] * 2)
-    result = score(bank, "full", answers, {})
-    assert _phases(result) == {
-        "d60": ["i0_item", "i1_item", "i2_item"],
-        "d90": ["i3_item", "i4_item", "i5_item"],
-    }
-    bank, answers = _plan_bank(["large"] * 6)
-    assert _phases(score(bank, "full", answers, {})) == {"d90": [f"i{n}_item" for n in range(6)]}
+def test_four_actions_go_two_one_one_and_the_first_month_is_never_empty():
+    bank, answers = _plan_bank(["large"] * 4)
+    phases = _phases(score(bank, "full", answers, {}))
+    assert [len(phases.get(p, [])) for p in ("d30", "d60", "d90")] == [2, 1, 1]
 
 
 @FAST
 @given(assessments())
-def test_plan_holds_the_best_actions_in_their_phase_or_later(case):
+def test_plan_phases_follow_the_sequence(case):
     result = score(BANK, *case)
     phases = [p.id for p in BANK.plan_phases]
-    by_effort = {p.effort: n for n, p in enumerate(BANK.plan_phases)}
-    capacity = BANK.weights.plan_phase_capacity
     planned = [a.priority.item_id for a in result.plan]
     assert len(planned) == len(set(planned)) <= BANK.weights.plan_size
     assert set(_ids(result)) <= set(planned)
-    counts = {ph: sum(1 for a in result.plan if a.phase == ph) for ph in phases}
-    for a in result.plan:
-        home, at = by_effort[a.priority.recommendation.effort], phases.index(a.phase)
-        assert at >= home
-        for skipped in phases[home:at]:
-            assert counts[skipped] == capacity
-    for ph in phases[:-1]:
-        assert counts[ph] <= capacity
+    counts = [sum(1 for a in result.plan if a.phase == ph) for ph in phases]
+    if planned:
+        assert counts[0] >= 1  # something to do in days 1-30, always
+        assert counts == sorted(counts, reverse=True) and counts[0] - counts[-1] <= 1
+    if len(planned) >= len(phases):
+        assert all(counts)  # days 61-90 used
+    sizes = [EFFORT_ORDER[a.priority.recommendation.effort] for a in result.plan]
+    assert sizes == sorted(sizes)  # quick wins first, the biggest changes last

@@ -36,7 +36,10 @@ async def new_cohort(t: Person, name: str = "Café owners, spring") -> str:
 
 async def finish_quick(p: Person, option: int = 1) -> None:
     await p.tap("Quick check")
-    await answer_context(p)
+    if any("the same" in label for label, _ in buttons(p.screen)):
+        await p.tap("the same")  # a retake: the same business as last time
+    else:
+        await answer_context(p)
     for _ in range(8):
         await p.tap(option)
 
@@ -226,8 +229,8 @@ async def test_aggregates_hidden_below_five_and_shown_at_five(person, telegram, 
     assert "finished 5" in text and "Group average" in text
     assert "Overall <b>25</b>" in text and "Weakest:" in text
     assert len(uploads(telegram, TRAINER, "sendPhoto")) == photos + 1  # the cohort chart
-    workshops = t.texts[-1]
-    assert "Workshop ideas" in workshops and "Source: article" in workshops
+    workshops = "\n".join(t.texts[-3:])
+    assert "Workshop ideas" in workshops and "(article 00" in workshops
     for locale, words in (("zh-Hans", "小组平均"), ("zh-Hant", "小組平均"),
                           ("en", "Group average")):
         await store.set_language(TRAINER, locale)

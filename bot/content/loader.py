@@ -4,23 +4,32 @@ Layout (see content/README.md):
   bank/model.yaml              dimensions, indices, levels, weights, context questions
   bank/<dimension>.yaml        items, options (id + score), recommendations (effort + source)
   bank/lessons.yaml            sources of the lessons and workshop suggestions
-  sources.yaml                 the article files sources may cite
+  sources.yaml                 the article files, and the passages of them that content may cite
+  lint.yaml                    wording rules the check applies to every rendering (see lint.py)
   locales/<locale>/*.yaml      all wording: ui.yaml (message templates), model.yaml, items/, lessons
   templates/*.j2               message and document templates shared by the locales
+  archive/<version>/           earlier content versions, frozen, to show assessments taken with them
+
+Every text of an item (question, options, check, recommendations) is a Jinja2 template over the
+business context (bot/domain/context.py): content is written for the business in front of it.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
-from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from babel import Locale
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateError, meta
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.domain.bank import (
     RESERVED_OPTION_IDS,
+    UNSURE_LEVEL,
     Bank,
     ContextQuestion,
     Item,
@@ -31,11 +40,27 @@ from bot.domain.bank import (
     Recommendation,
     Source,
 )
+from bot.domain.context import business_context
 
 LOCALES = ("zh-Hans", "zh-Hant", "en")
 PRIMARY_LOCALE = "zh-Hans"
 DEFAULT_CONTENT_DIR = Path(__file__).resolve().parents[2] / "content"
 DEFAULT_ARTICLES_DIR = DEFAULT_CONTENT_DIR / "articles"  # the project carries what it cites
+# CLDR plural categories. A ui message may be a mapping of these to its forms (`other` always):
+#   priorities_title: {one: "Your top priority", other: "Your top {{ count }} priorities"}
+# and the renderer picks the form of `count` under the locale's plural rules.
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+
+
+def is_plural(node: Any) -> bool:
+    """A message with plural forms: a mapping whose keys are CLDR categories, `other` among them."""
+    return isinstance(node, dict) and "other" in node and set(node) <= set(PLURAL_CATEGORIES)
+
+
+@lru_cache(maxsize=8)
+def babel_locale(locale: str) -> Locale:
+    """Babel's CLDR data for a content locale ("zh-Hans" -> zh_Hans)."""
+    return Locale.parse(locale, sep="-")
 
 
 @dataclass(frozen=True)
@@ -63,8 +88,26 @@ class _Strict(BaseModel):
 
 
 class SourceModel(_Strict):
+    """An inline source (archived content only); current content cites passage keys."""
+
     article: str = Field(pattern=r"^\d{3}$")
     section: str = Field(min_length=2, max_length=60)
+
+
+SourceRef = str | SourceModel  # a key of sources.yaml `passages`, or an inline source
+
+
+class HantPassageModel(_Strict):
+    article: str = Field(pattern=r"^\d{3}$")
+    section: str = Field(min_length=2, max_length=60)
+    quote: str = Field(min_length=8)
+
+
+class PassageModel(_Strict):
+    article: str = Field(pattern=r"^\d{3}$")
+    section: str = Field(min_length=2, max_length=60)
+    quote: str = Field(min_length=8)  # occurs exactly once in the article: what backs the advice
+    hant: HantPassageModel | None = None  # the same passage in the traditional-Chinese copy
 
 
 class OptionModel(_Strict):
@@ -73,10 +116,11 @@ class OptionModel(_Strict):
 
 
 class RecommendationModel(_Strict):
-    from_: int = Field(alias="from", ge=0, le=3)
+    from_: int | Literal["unsure"] = Field(alias="from")
     effort: str = Field(pattern=r"^(small|medium|large)$")
-    source: SourceModel
+    source: SourceRef
     covers: list[str] = []
+    adapted: bool = False  # the action goes beyond the cited passage: "in the spirit of"
 
 
 class ItemModel(_Strict):
@@ -85,7 +129,8 @@ class ItemModel(_Strict):
     basic: bool = False
     evidence: bool = False
     not_applicable: bool = False
-    source: SourceModel
+    applies: str | None = None  # a Jinja2 expression over the business context
+    source: SourceRef
     covers: list[str] = []
     options: list[OptionModel]
     recommendations: list[RecommendationModel]
@@ -111,7 +156,6 @@ class ContextModel(_Strict):
 
 class PhaseModel(_Strict):
     id: str
-    effort: str = Field(pattern=r"^(small|medium|large)$")
 
 
 class ModelFile(_Strict):
@@ -124,16 +168,25 @@ class ModelFile(_Strict):
     context: list[ContextModel]
 
 
+class ArchivedModelFile(_Strict):
+    """An archived version's model: what its items and context questions were."""
+
+    version: str
+    dimensions: list[str] = Field(min_length=1)
+    context: list[ContextModel]
+
+
 class ArticleModel(_Strict):
     file: str
 
 
 class SourcesFile(_Strict):
     articles: dict[str, ArticleModel]
+    passages: dict[str, PassageModel] = {}
 
 
 class LessonSources(_Strict):
-    sources: list[SourceModel] = Field(min_length=1)
+    sources: list[SourceRef] = Field(min_length=1)
 
 
 class LessonsBank(_Strict):
@@ -148,11 +201,22 @@ class RecText(_Strict):
     metric: str = Field(min_length=1)
 
 
+class OptionText(_Strict):
+    text: str = Field(min_length=1)  # the full anchor, in the question message
+    label: str = Field(min_length=1)  # 1-4 words: the answer button
+
+
 class ItemText(_Strict):
+    label: str = Field(min_length=1)  # the item's short name (blind spots, capped notes)
     question: str = Field(min_length=1)
-    options: dict[str, str]
-    evidence: str | None = None
-    recommendations: dict[int, RecText]
+    options: dict[str, OptionText]
+    check: str | None = None  # the evidence check's question
+    recommendations: dict[str, RecText]  # "unsure", "0".."3"
+
+    @field_validator("recommendations", mode="before")
+    @classmethod
+    def _keys_as_text(cls, value):
+        return {str(k): v for k, v in value.items()} if isinstance(value, dict) else value
 
 
 class LessonText(_Strict):
@@ -173,10 +237,16 @@ class WorkshopText(_Strict):
 class LocaleTexts:
     locale: str
     ui: dict[str, Any]  # nested; leaves are Jinja templates (buttons: plain text)
-    model: dict[str, Any]  # names of dimensions, levels, context options ...
-    items: dict[str, ItemText]
+    model: dict[str, Any]  # names of dimensions, levels, context options, sector words ...
+    items: dict[str, ItemText]  # the current version's items
     lessons: dict[str, LessonText]
     workshops: dict[str, WorkshopText]
+    sources: dict[str, str] = field(default_factory=dict)  # passage key -> section in this locale
+    archived_items: dict[str, dict[str, ItemText]] = field(default_factory=dict)  # by version
+
+    def items_of(self, version: str | None) -> dict[str, ItemText]:
+        """The item texts of a content version (the current one for None or an unknown one)."""
+        return self.archived_items.get(version or "", self.items)
 
 
 @dataclass
@@ -188,9 +258,15 @@ class Content:
     lesson_sources: dict[str, tuple[Source, ...]]
     workshop_sources: dict[str, tuple[Source, ...]]
     env: Environment = field(repr=False, default=None)  # type: ignore[assignment]
+    passages: dict[str, PassageModel] = field(default_factory=dict)
+    archived: dict[str, Bank] = field(default_factory=dict)  # version -> frozen bank
 
     def locale(self, locale: str) -> LocaleTexts:
         return self.texts.get(locale) or self.texts[PRIMARY_LOCALE]
+
+    def bank_for(self, version: str | None) -> Bank:
+        """The bank an assessment was taken with: its archived version, else the current one."""
+        return self.archived.get(version or "", self.bank)
 
 
 def _rel(path: Path, root: Path) -> str:
@@ -260,15 +336,44 @@ def _source(m: SourceModel) -> Source:
     return Source(m.article, m.section)
 
 
-def _build_bank(col: _Collector, root: Path) -> tuple[Bank | None, dict[str, Path]]:
-    model_path = root / "bank" / "model.yaml"
-    model = col.parse(model_path, ModelFile, col.read_yaml(model_path))
-    if model is None:
-        return None, {}
+def _resolve(col: _Collector, path: Path, where: str, field_: str, ref: SourceRef,
+             passages: dict[str, PassageModel], inline_ok: bool) -> Source:
+    """A passage key (or, in archived content, an inline source) -> the domain's Source."""
+    if isinstance(ref, SourceModel):
+        if not inline_ok:
+            col.add(path, where, field_, "cite a passage key of sources.yaml (passages)")
+        return _source(ref)
+    passage = passages.get(ref)
+    if passage is None:
+        col.add(path, where, field_, f"unknown passage {ref!r} (sources.yaml passages)")
+        return Source("000", ref, "", ref)
+    return Source(passage.article, passage.section, passage.quote, ref)
+
+
+def _applies(col: _Collector, path: Path, where: str, env: Environment, expression: str | None):
+    """Compile an item's `applies` expression into a predicate over the business context."""
+    if not expression:
+        return None
+    try:
+        compiled = env.compile_expression(expression)
+    except TemplateError as exc:
+        col.add(path, where, "applies", getattr(exc, "message", None) or str(exc))
+        return None
+    try:  # every variable it names must exist: try it on the neutral context
+        compiled(**business_context({}))
+    except TemplateError as exc:
+        col.add(path, where, "applies", getattr(exc, "message", None) or str(exc))
+        return None
+    return lambda context, test=compiled: bool(test(**context))
+
+
+def _build_items(col: _Collector, root: Path, bank_dir: Path, dimensions: list[str],
+                 passages: dict[str, PassageModel], env: Environment, archived: bool,
+                 ) -> tuple[list[Item], dict[str, Path]]:
     items: list[Item] = []
     item_files: dict[str, Path] = {}
-    for dimension in model.dimensions:
-        path = root / "bank" / f"{dimension}.yaml"
+    for dimension in dimensions:
+        path = bank_dir / f"{dimension}.yaml"
         parsed = col.parse(path, DimensionFile, col.read_yaml(path), where_key="items")
         if parsed is None:
             continue
@@ -284,17 +389,42 @@ def _build_bank(col: _Collector, root: Path) -> tuple[Bank | None, dict[str, Pat
                                            f"{_rel(item_files[it.id], root)})")
                 continue
             item_files[it.id] = path
-            _check_item(col, path, it)
+            _check_item(col, path, it, archived)
+            if it.quick and it.applies:
+                col.add(path, it.id, "applies", "the quick item must apply to every business")
             items.append(Item(
                 id=it.id, dimension=dimension, quick=it.quick, basic=it.basic,
                 evidence=it.evidence, not_applicable=it.not_applicable,
-                source=_source(it.source), covers=tuple(it.covers),
+                source=_resolve(col, path, it.id, "source", it.source, passages, archived),
+                covers=tuple(it.covers),
                 options=tuple(Option(o.id, o.score) for o in it.options),
                 recommendations=tuple(
-                    Recommendation(it.id, r.from_, r.effort, _source(r.source), tuple(r.covers))
-                    for r in sorted(it.recommendations, key=lambda r: r.from_)
+                    Recommendation(it.id, 0 if r.from_ == UNSURE_LEVEL else r.from_, r.effort,
+                                   _resolve(col, path, it.id, f"recommendations.{r.from_}.source",
+                                            r.source, passages, archived),
+                                   tuple(r.covers), unsure=r.from_ == UNSURE_LEVEL,
+                                   adapted=r.adapted)
+                    for r in sorted(it.recommendations,
+                                    key=lambda r: -1 if r.from_ == UNSURE_LEVEL else r.from_)
                 ),
+                applies=_applies(col, path, it.id, env, it.applies),
             ))
+    return items, item_files
+
+
+def _context_questions(model) -> tuple[ContextQuestion, ...]:
+    return tuple(ContextQuestion(c.id, c.multi, tuple(c.options), c.max, c.min if c.multi else 1)
+                 for c in model.context)
+
+
+def _build_bank(col: _Collector, root: Path, passages: dict[str, PassageModel],
+                env: Environment) -> tuple[Bank | None, dict[str, Path]]:
+    model_path = root / "bank" / "model.yaml"
+    model = col.parse(model_path, ModelFile, col.read_yaml(model_path))
+    if model is None:
+        return None, {}
+    items, item_files = _build_items(col, root, root / "bank", model.dimensions, passages, env,
+                                     archived=False)
     for name, dims in model.indices.items():
         for d in dims:
             if d not in model.dimensions:
@@ -312,18 +442,39 @@ def _build_bank(col: _Collector, root: Path) -> tuple[Bank | None, dict[str, Pat
         dimensions=tuple(model.dimensions),
         indices={k: tuple(v) for k, v in model.indices.items()},
         levels=tuple(Level(lvl.id, lvl.min) for lvl in model.levels),
-        context=tuple(
-            ContextQuestion(c.id, c.multi, tuple(c.options), c.max, c.min if c.multi else 1)
-            for c in model.context
-        ),
+        context=_context_questions(model),
         items=tuple(items),
         weights=weights,
-        plan_phases=tuple(PlanPhase(p.id, p.effort) for p in model.plan_phases),
+        plan_phases=tuple(PlanPhase(p.id) for p in model.plan_phases),
     )
     return bank, item_files
 
 
-def _check_item(col: _Collector, path: Path, it: ItemModel) -> None:
+def _build_archive(col: _Collector, root: Path, passages: dict[str, PassageModel],
+                   env: Environment, current: Bank | None) -> dict[str, tuple[Bank, Path]]:
+    """Every archived version: a bank with its own items and context questions and the current
+    levels, indices and weights (scores stay comparable across versions)."""
+    out: dict[str, tuple[Bank, Path]] = {}
+    if current is None:
+        return out
+    for folder in sorted((root / "archive").glob("*/")):
+        model_path = folder / "bank" / "model.yaml"
+        model = col.parse(model_path, ArchivedModelFile, col.read_yaml(model_path))
+        if model is None:
+            continue
+        if model.version != folder.name:
+            col.add(model_path, "-", "version", f"must be the folder's name {folder.name!r}")
+        if model.version == current.version:
+            col.add(model_path, "-", "version", "archived under the current version's name")
+        items, _ = _build_items(col, root, folder / "bank", model.dimensions, passages, env,
+                                archived=True)
+        out[model.version] = (replace(current, version=model.version,
+                                      context=_context_questions(model), items=tuple(items)),
+                              folder)
+    return out
+
+
+def _check_item(col: _Collector, path: Path, it: ItemModel, archived: bool = False) -> None:
     scores = sorted(o.score for o in it.options)
     if scores != [0, 1, 2, 3, 4]:
         col.add(path, it.id, "options", f"needs one option for each score 0-4, has {scores}")
@@ -335,44 +486,82 @@ def _check_item(col: _Collector, path: Path, it: ItemModel) -> None:
     for o in it.options:
         if o.id in RESERVED_OPTION_IDS:
             col.add(path, it.id, f"options.{o.id}", "reserved option id")
-    froms = sorted(r.from_ for r in it.recommendations)
-    if froms != [0, 1, 2, 3]:
-        col.add(path, it.id, "recommendations", f"needs one for each score 0-3, has {froms}")
+    froms = sorted(str(r.from_) for r in it.recommendations)
+    wanted = ["0", "1", "2", "3"] + ([] if archived else ["unsure"])
+    if froms != wanted:
+        col.add(path, it.id, "recommendations",
+                f"needs one for each of {', '.join(wanted)}, has {', '.join(froms) or 'none'}")
 
 
-def _check_sources(col, root, bank, sources, articles_dir, lesson_bank, item_files, lessons_path):
+PINYIN_NOTE = re.compile(r"\([a-zāáǎàēéěèīíǐìōóǒòūúǔùǖǘǚǜü]+\)")
+
+
+def _article_text(text: str) -> str:
+    """An article as the check reads it: without the pinyin notes one copy carries after some
+    characters (003: 企業(yè)), which are the web page's, not the author's."""
+    return PINYIN_NOTE.sub("", text)
+
+
+def _check_sources(col, root, bank_files, sources, articles_dir, lesson_bank, lessons_path):
+    """Every passage occurs in its article (the quote exactly once, so it names one place);
+    every citation names a passage or, in archived content, a section of a known article."""
     known = {k: v.file for k, v in sources.articles.items()} if sources else {}
     texts: dict[str, str] = {}
     for art, name in known.items():
         if articles_dir is not None and articles_dir.is_dir():
             file = articles_dir / name
             if file.is_file():
-                texts[art] = file.read_text(encoding="utf-8")
+                texts[art] = _article_text(file.read_text(encoding="utf-8"))
             else:
                 col.add(root / "sources.yaml", art, "file", f"{name} not found in {articles_dir}")
+    sources_path = root / "sources.yaml"
+    for key, passage in (sources.passages if sources else {}).items():
+        for where, part in (("", passage), ("hant.", passage.hant)):
+            if part is None:
+                continue
+            if part.article not in known:
+                col.add(sources_path, key, f"{where}article", f"unknown article {part.article!r}")
+                continue
+            if part.article not in texts:
+                continue
+            text = texts[part.article]
+            if part.section not in text:
+                col.add(sources_path, key, f"{where}section",
+                        f"{part.section!r} is not in article {known[part.article]}")
+            count = text.count(part.quote)
+            if count != 1:
+                col.add(sources_path, key, f"{where}quote",
+                        f"occurs {count} times in article {known[part.article]} "
+                        "(must be exactly once: quote a longer passage)")
 
     def check(path, where, field_, src: Source):
+        if src.key:
+            return  # a passage: checked above
         if src.article not in known:
             col.add(path, where, field_, f"unknown article {src.article!r}")
         elif src.article in texts and src.section not in texts[src.article]:
             col.add(path, where, f"{field_}.section",
                     f"{src.section!r} is not in article {known[src.article]}")
 
-    if bank is not None:
+    for bank, files in bank_files:
         for item in bank.items:
-            path = item_files[item.id]
+            path = files.get(item.id, root / "bank")
             check(path, item.id, "source", item.source)
             for rec in item.recommendations:
-                check(path, item.id, f"recommendations.{rec.from_score}.source", rec.source)
+                check(path, item.id, f"recommendations.{rec.level}.source", rec.source)
     if lesson_bank is not None:
+        passages = sources.passages if sources else {}
         for kind, table in (("lessons", lesson_bank.lessons), ("workshops", lesson_bank.workshops)):
             for dim, entry in table.items():
-                for n, src in enumerate(entry.sources):
-                    check(lessons_path, dim, f"{kind}.sources.{n}", _source(src))
+                for n, ref in enumerate(entry.sources):
+                    check(lessons_path, dim, f"{kind}.sources.{n}",
+                          _resolve(col, lessons_path, dim, f"{kind}.sources.{n}", ref, passages,
+                                   inline_ok=False))
 
 
 def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(tree, dict):
+    """Dotted key -> leaf; a message with plural forms is one leaf (a dict)."""
+    if isinstance(tree, dict) and not (prefix and is_plural(tree)):
         out: dict[str, Any] = {}
         for k, v in tree.items():
             out.update(_flatten(v, f"{prefix}.{k}" if prefix else str(k)))
@@ -380,7 +569,25 @@ def _flatten(tree: Any, prefix: str = "") -> dict[str, Any]:
     return {prefix: tree}
 
 
-def _load_locale(col, root, locale, bank, lesson_bank) -> LocaleTexts:
+def _load_items(col: _Collector, base: Path, bank: Bank, archived: bool) -> dict[str, ItemText]:
+    """The item texts of one locale for one bank version (`base`: the locale's folder)."""
+    items: dict[str, ItemText] = {}
+    for dimension in bank.dimensions:
+        path = base / "items" / f"{dimension}.yaml"
+        parsed = _parse_map(col, path, ItemText, col.read_yaml(path))
+        for item in (i for i in bank.items if i.dimension == dimension):
+            text = parsed.get(item.id)
+            if text is None:
+                col.add(path, item.id, "-", "item is missing in this locale")
+                continue
+            _check_item_text(col, path, item, text, archived)
+            items[item.id] = text
+        for extra in set(parsed) - {i.id for i in bank.items if i.dimension == dimension}:
+            col.add(path, extra, "-", "no such item in the bank")
+    return items
+
+
+def _load_locale(col, root, locale, bank, lesson_bank, archive) -> LocaleTexts:
     base = root / "locales" / locale
     ui = col.read_yaml(base / "ui.yaml") or {}
     for extra in sorted(base.glob("ui-*.yaml")):  # e.g. ui-trainer.yaml: more messages
@@ -389,20 +596,16 @@ def _load_locale(col, root, locale, bank, lesson_bank) -> LocaleTexts:
                 col.add(extra, str(key), "-", "key already defined in ui.yaml")
             ui[key] = value
     model = col.read_yaml(base / "model.yaml") or {}
-    items: dict[str, ItemText] = {}
-    if bank is not None:
-        for dimension in bank.dimensions:
-            path = base / "items" / f"{dimension}.yaml"
-            parsed = _parse_map(col, path, ItemText, col.read_yaml(path))
-            for item in (i for i in bank.items if i.dimension == dimension):
-                text = parsed.get(item.id)
-                if text is None:
-                    col.add(path, item.id, "-", "item is missing in this locale")
-                    continue
-                _check_item_text(col, path, item, text)
-                items[item.id] = text
-            for extra in set(parsed) - {i.id for i in bank.items if i.dimension == dimension}:
-                col.add(path, extra, "-", "no such item in the bank")
+    items = _load_items(col, base, bank, archived=False) if bank is not None else {}
+    archived_items = {version: _load_items(col, folder / "locales" / locale, old, archived=True)
+                      for version, (old, folder) in archive.items()}
+    sources: dict[str, str] = {}
+    if (base / "sources.yaml").is_file() or locale != PRIMARY_LOCALE:
+        data = col.read_yaml(base / "sources.yaml") or {}
+        if isinstance(data, dict):
+            sources = {str(k): str(v) for k, v in data.items()}
+        else:
+            col.add(base / "sources.yaml", "-", "-", "expected passage key: section")
     lessons = _parse_map(col, base / "lessons.yaml", LessonText,
                          col.read_yaml(base / "lessons.yaml"))
     workshops = _parse_map(col, base / "workshops.yaml", WorkshopText,
@@ -413,20 +616,45 @@ def _load_locale(col, root, locale, bank, lesson_bank) -> LocaleTexts:
             for d in bank.dimensions:
                 if d not in table:
                     col.add(path, d, "-", f"{kind} is missing in this locale")
-    return LocaleTexts(locale, ui, model, items, lessons, workshops)
+    return LocaleTexts(locale, ui, model, items, lessons, workshops, sources, archived_items)
 
 
-def _check_item_text(col, path, item: Item, text: ItemText) -> None:
+def _check_item_text(col, path, item: Item, text: ItemText, archived: bool = False) -> None:
     for o in item.options:
-        if not text.options.get(o.id):
+        if o.id not in text.options:
             col.add(path, item.id, f"options.{o.id}", "option text is missing")
     for extra in set(text.options) - {o.id for o in item.options}:
         col.add(path, item.id, f"options.{extra}", "no such option in the bank")
     for r in item.recommendations:
-        if r.from_score not in text.recommendations:
-            col.add(path, item.id, f"recommendations.{r.from_score}", "recommendation missing")
-    if item.evidence and not text.evidence:
-        col.add(path, item.id, "evidence", "evidence example is missing (bank says evidence)")
+        if r.level not in text.recommendations:
+            col.add(path, item.id, f"recommendations.{r.level}", "recommendation missing")
+    for extra in set(text.recommendations) - {r.level for r in item.recommendations}:
+        col.add(path, item.id, f"recommendations.{extra}", "no such recommendation in the bank")
+    if item.evidence and not text.check:
+        col.add(path, item.id, "check", "the evidence check question is missing "
+                                        "(the bank says evidence: true)")
+    if not item.evidence and text.check and not archived:
+        col.add(path, item.id, "check", "a check question, but the bank says evidence: false")
+
+
+def _check_locale_sources(col, root, sources: SourcesFile | None,
+                          texts: dict[str, LocaleTexts]) -> None:
+    """en and zh-Hant name every passage in their language; zh-Hant's 001 passages are the
+    traditional copy's own words (article 003)."""
+    if sources is None:
+        return
+    for loc, lt in texts.items():
+        if loc == PRIMARY_LOCALE:
+            continue
+        path = root / "locales" / loc / "sources.yaml"
+        for key, passage in sources.passages.items():
+            shown = lt.sources.get(key)
+            if not shown:
+                col.add(path, key, "-", "the passage has no section name in this locale")
+            elif loc == "zh-Hant" and passage.hant is not None and shown != passage.hant.section:
+                col.add(path, key, "-", f"must be the traditional copy's {passage.hant.section!r}")
+        for extra in set(lt.sources) - set(sources.passages):
+            col.add(path, extra, "-", "no such passage in sources.yaml")
 
 
 def _check_parity(col, root, texts: dict[str, LocaleTexts]) -> None:
@@ -456,9 +684,11 @@ def _check_model_names(col, root, bank: Bank, lt: LocaleTexts) -> None:
     required += [f"levels.{lvl.id}.name" for lvl in bank.levels]
     required += [f"levels.{lvl.id}.description" for lvl in bank.levels]
     for q in bank.context:
-        required.append(f"context.{q.id}.question")
-        required += [f"context.{q.id}.options.{o}" for o in q.options
-                     if q.id != bank.priority_context]
+        required += [f"context.{q.id}.question", f"context.{q.id}.short"]
+        # the priorities' options are dimensions, named as what customers get from them
+        required += [f"context.{q.id}.options.{o}" for o in q.options]
+    sectors = next((q.options for q in bank.context if q.id == "sector"), ())
+    required += [f"sectors.{s}.{w}" for s in sectors for w in SECTOR_WORDS]
     required += [f"effort.{e}" for e in ("small", "medium", "large")]
     required += [f"confidence.{c}" for c in ("high", "medium", "low")]
     required += [f"phases.{p.id}.{f}" for p in bank.plan_phases for f in ("title", "intro")]
@@ -468,6 +698,7 @@ def _check_model_names(col, root, bank: Bank, lt: LocaleTexts) -> None:
             col.add(path, key.split(".")[1] if "." in key else key, key, "missing")
 
 
+SECTOR_WORDS = ("customer", "customers", "thing")  # `v.customer` ... in item texts
 PLAIN_UI_PREFIXES = ("buttons.", "commands.", "labels.", "progress.", "bar.")  # not templates
 
 
@@ -494,10 +725,37 @@ def _check_templates(col: _Collector, root: Path, env: Environment,
             for key, source in _flatten(tree if isinstance(tree, dict) else {}).items():
                 if key.startswith(PLAIN_UI_PREFIXES):
                     continue
-                try:
-                    env.parse(str(source))
-                except TemplateError as exc:
-                    col.add(path, key, "template", getattr(exc, "message", None) or str(exc))
+                forms = source if is_plural(source) else {"": source}
+                for form, text in forms.items():
+                    where = f"{key}.{form}" if form else key
+                    try:
+                        env.parse(str(text))
+                    except TemplateError as exc:
+                        col.add(path, where, "template",
+                                getattr(exc, "message", None) or str(exc))
+                _check_plural(col, path, loc, key, source, env)
+
+
+def _check_plural(col: _Collector, path: Path, locale: str, key: str, source: Any,
+                  env: Environment) -> None:
+    """A message with plural forms has exactly the categories of its locale's plural rules
+    (CLDR: English one/other, Chinese other only); a message counting with `count` in a
+    locale whose rules have several categories must give its forms."""
+    wanted = set(babel_locale(locale).plural_form.tags) | {"other"}
+    if is_plural(source):
+        for category in sorted(wanted - set(source)):
+            col.add(path, key, category, f"plural form missing ({locale}: {sorted(wanted)})")
+        for category in sorted(set(source) - wanted):
+            col.add(path, key, category, f"{locale} has no plural category {category!r}")
+        return
+    if len(wanted) > 1 and isinstance(source, str):
+        try:
+            names = meta.find_undeclared_variables(env.parse(source))
+        except TemplateError:
+            return  # reported above
+        if "count" in names:
+            col.add(path, key, "-", f"counts with {{{{ count }}}}: give its plural forms "
+                                    f"{sorted(wanted)}")
 
 
 def make_environment(root: Path) -> Environment:
@@ -517,42 +775,61 @@ def load_content(
     directory: Path | str | None = None,
     articles_dir: Path | str | None = None,
     render_check: bool = True,
+    lint: bool = False,
 ) -> Content:
-    """Load and validate everything; raise :class:`ContentError` listing every mistake."""
+    """Load and validate everything; raise :class:`ContentError` listing every mistake.
+
+    `render_check` renders every template and message once with sample data (start-up);
+    `lint` also renders every item for every kind of business and applies content/lint.yaml
+    (`content check` and the tests: a few seconds).
+    """
     root = Path(directory) if directory else DEFAULT_CONTENT_DIR
     arts = Path(articles_dir) if articles_dir else DEFAULT_ARTICLES_DIR
     col = _Collector(root)
     if not root.is_dir():
         raise ContentError([Problem(str(root), "-", "-", "content folder not found")])
-    bank, item_files = _build_bank(col, root)
+    env = make_environment(root)
     sources = col.parse(root / "sources.yaml", SourcesFile, col.read_yaml(root / "sources.yaml"))
+    passages = sources.passages if sources else {}
+    bank, item_files = _build_bank(col, root, passages, env)
+    archive = _build_archive(col, root, passages, env, bank)
     lessons_path = root / "bank" / "lessons.yaml"
     lesson_bank = col.parse(lessons_path, LessonsBank, col.read_yaml(lessons_path))
-    _check_sources(col, root, bank, sources, arts, lesson_bank, item_files, lessons_path)
-    texts = {loc: _load_locale(col, root, loc, bank, lesson_bank) for loc in LOCALES}
+    bank_files = ([(bank, item_files)] if bank is not None else []) + [
+        (old, {}) for old, _ in archive.values()]
+    _check_sources(col, root, bank_files, sources, arts, lesson_bank, lessons_path)
+    texts = {loc: _load_locale(col, root, loc, bank, lesson_bank, archive) for loc in LOCALES}
     _check_parity(col, root, texts)
+    _check_locale_sources(col, root, sources, texts)
     if bank is not None:
         for lt in texts.values():
             _check_model_names(col, root, bank, lt)
-    env = make_environment(root)
     _check_templates(col, root, env, texts)
     content = None
     if bank is not None and sources is not None and lesson_bank is not None:
+        def refs(entry):
+            return tuple(_resolve(col, lessons_path, "-", "sources", s, passages, False)
+                         for s in entry.sources)
+
         content = Content(
             directory=root,
             bank=bank,
             texts=texts,
             articles={k: v.file for k, v in sources.articles.items()},
-            lesson_sources={d: tuple(_source(s) for s in e.sources)
-                            for d, e in lesson_bank.lessons.items()},
-            workshop_sources={d: tuple(_source(s) for s in e.sources)
-                              for d, e in lesson_bank.workshops.items()},
+            lesson_sources={d: refs(e) for d, e in lesson_bank.lessons.items()},
+            workshop_sources={d: refs(e) for d, e in lesson_bank.workshops.items()},
             env=env,
+            passages=dict(passages),
+            archived={version: old for version, (old, _) in archive.items()},
         )
     if content is not None and render_check and not col.problems:
         from .render import render_problems  # a sample render of every template and string
 
         col.problems.extend(render_problems(content))
+    if content is not None and lint and not col.problems:
+        from .lint import lint_problems  # every item for every kind of business
+
+        col.problems.extend(lint_problems(content))
     if col.problems or content is None:
         raise ContentError(col.problems or [Problem(str(root), "-", "-", "content is incomplete")])
     return content

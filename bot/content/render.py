@@ -8,14 +8,18 @@ from __future__ import annotations
 
 import html
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
+from babel.dates import format_skeleton, get_timezone_gmt, get_timezone_location
 from jinja2 import TemplateError, meta
 from markupsafe import Markup
 
-from bot.domain.bank import NOT_APPLICABLE, UNSURE
+from bot.domain.bank import NOT_APPLICABLE, UNSURE, Source
+from bot.domain.context import business_context
 from bot.domain.flow import (
     Answer,
     AssessmentState,
@@ -24,10 +28,13 @@ from bot.domain.flow import (
     EvidenceView,
     Flow,
     ItemView,
+    ReviewView,
 )
 from bot.domain.scoring import PlanAction, Priority, Result, score
 
-from .loader import PLAIN_UI_PREFIXES, Content, Problem
+from .document import AnswerRow, DimensionSection, IndexLine, Phase, PlanStep, ReportDocument
+from .loader import PLAIN_UI_PREFIXES, Content, Problem, babel_locale, is_plural
+from .pdf import load_layout
 
 Action = tuple
 
@@ -36,6 +43,7 @@ Action = tuple
 class Button:
     label: str
     action: Action
+    url: str | None = None  # a link button (opens `url`; no action reaches the bot)
 
 
 @dataclass(frozen=True)
@@ -58,21 +66,61 @@ def fmt_score(value: float | None, na: str) -> str:
 class Renderer:
     BAR_CELLS = 10
 
-    def __init__(self, content: Content, locale: str):
+    def __init__(self, content: Content, locale: str, version: str | None = None):
+        """Texts of one locale; item texts of one content version (None: the current one)."""
         self.content = content
         self.texts = content.locale(locale)
         self.locale = self.texts.locale
+        self.version = version if version in content.archived else content.bank.version
+        self.bank = content.bank_for(self.version)
+        self.items = self.texts.items_of(self.version)
         self._cache: dict[str, Any] = content.__dict__.setdefault("_compiled", {})
 
     # --- strings -----------------------------------------------------------------------------
     def message(self, key: str, **ctx: Any) -> Markup:
-        """A ui.yaml message rendered as Telegram HTML (variables escaped), safe to embed."""
-        cache_key = f"{self.locale}:{key}"
+        """A ui.yaml message rendered as Telegram HTML (variables escaped), safe to embed.
+
+        A message with plural forms (a mapping of CLDR categories: one, few, other, ...) takes
+        the form of `count` under this locale's plural rules (Babel's CLDR data); KeyError when
+        `count` is missing."""
+        node = _lookup(self.texts.ui, key)
+        variant = ""
+        if is_plural(node):
+            category = self.plural(ctx["count"])
+            variant = category if category in node else "other"
+            node = node[variant]
+        cache_key = f"{self.locale}:{key}:{variant}"
         template = self._cache.get(cache_key)
         if template is None:
-            template = self.content.env.from_string(str(_lookup(self.texts.ui, key)))
+            template = self.content.env.from_string(str(node))
             self._cache[cache_key] = template
         return Markup(template.render(**ctx).strip())
+
+    def plural(self, count: float) -> str:
+        """The CLDR plural category of `count` in this locale: "one", "other", ..."""
+        return babel_locale(self.locale).plural_form(abs(count))
+
+    # --- dates, times and zones, in the locale's own formats (CLDR via Babel) ---------------
+    def local_date(self, moment: datetime, where: ZoneInfo) -> str:
+        """Weekday, day and month where the user is: "Tue, December 1", "12月1日周二"."""
+        return format_skeleton("MMMMEEEEd", moment, tzinfo=where,
+                               locale=babel_locale(self.locale))
+
+    def local_time(self, moment: datetime, where: ZoneInfo) -> str:
+        """Hours and minutes on a 24-hour clock where the user is: "10:00"."""
+        return format_skeleton("Hm", moment, tzinfo=where, locale=babel_locale(self.locale))
+
+    def zone_name(self, name: str) -> str:
+        """A time zone as users know it: its city ("Shanghai", "上海"), or its offset
+        ("GMT+08:00") for a fixed-offset zone."""
+        if name == "UTC" or name.startswith("Etc/"):
+            return get_timezone_gmt(datetime.now(UTC).astimezone(ZoneInfo(name)),
+                                    locale=babel_locale(self.locale))
+        return get_timezone_location(name, locale=babel_locale(self.locale), return_city=True)
+
+    def names(self, dimensions) -> str:
+        """Dimension names joined as a list in this language ("A, B", "A、B")."""
+        return self.label("names_separator").join(self.dimension(d) for d in dimensions)
 
     def button(self, key: str) -> str:
         return str(self.texts.ui["buttons"][key])
@@ -90,20 +138,60 @@ class Renderer:
         return self.label("not_applicable") if level_id is None else self.model(
             f"levels.{level_id}.name")
 
-    def option_text(self, item_id: str, option_id: str) -> str:
+    # --- item texts: Jinja2 templates over the business --------------------------------------
+    def business(self, context: dict[str, tuple[str, ...]] | None) -> dict[str, Any]:
+        """The variables of item texts: the business context plus the trade's words (`v`)."""
+        values = business_context(context)
+        words = self.texts.model.get("sectors", {})
+        values["v"] = words.get(values["sector"]) or words.get("other") or {}
+        return values
+
+    def item_text(self, item_id: str, path: str, business: dict[str, Any]) -> Markup:
+        """One text of an item (`question`, `check`, `label`, `options.<id>.text`,
+        `recommendations.<level>.title` ...) rendered for this business; safe HTML."""
+        key = f"{self.locale}:{self.version}:{item_id}:{path}"
+        template = self._cache.get(key)
+        if template is None:
+            node: Any = self.items[item_id]
+            for part in path.split("."):
+                node = node[part] if isinstance(node, dict) else getattr(node, part)
+            template = self.content.env.from_string(str(node))
+            self._cache[key] = template
+        return Markup(" ".join(template.render(**business).split()))
+
+    def option_text(self, item_id: str, option_id: str, business: dict[str, Any] | None = None,
+                    label: bool = False) -> str:
+        """What an answer said (its full text, or its short `label`)."""
         if option_id == UNSURE:
             return self.button("unsure")
         if option_id == NOT_APPLICABLE:
             return self.button("na")
-        return self.texts.items[item_id].options.get(option_id, option_id)
+        if option_id not in self.items[item_id].options:
+            return option_id  # an option removed since: its id is all we have
+        return self.item_text(item_id, f"options.{option_id}.{'label' if label else 'text'}",
+                              business or self.business(None))
+
+    def item_label(self, item_id: str, business: dict[str, Any] | None = None) -> str:
+        return self.item_text(item_id, "label", business or self.business(None))
 
     def context_option(self, question_id: str, option_id: str) -> str:
-        if question_id == self.content.bank.priority_context:
-            return self.dimension(option_id)
         return self.model(f"context.{question_id}.options.{option_id}")
 
-    def source(self, src) -> str:
-        return self.message("source", article=src.article, section=src.section)
+    def source(self, src: Source, adapted: bool = False) -> str:
+        """A citation in the reader's language. zh-Hant cites the traditional copy where there
+        is one (003 for 001); en gives the section in English with the original beside it."""
+        article, section, original = src.article, src.section, ""
+        passage = self.content.passages.get(src.key) if src.key else None
+        if passage is not None and self.locale == "zh-Hant" and passage.hant is not None:
+            article, section = passage.hant.article, passage.hant.section
+        elif passage is not None and self.locale != "zh-Hans":
+            translated = self.texts.sources.get(src.key)
+            if translated and translated != section:
+                section, original = translated, (section if self.locale == "en" else "")
+        title = self.model(f"articles.{article}") if article in self.texts.model.get(
+            "articles", {}) else ""
+        return self.message("source", article=article, title=title, section=section,
+                            original=original, adapted=adapted)
 
     def bar(self, value: float | None, full_key: str = "bar") -> str:
         full, empty = self.texts.ui[full_key]["full"], self.texts.ui[full_key]["empty"]
@@ -116,14 +204,36 @@ class Renderer:
     # --- the assessment ----------------------------------------------------------------------
     def step(self, flow: Flow, state: AssessmentState) -> Screen:
         view = flow.view(state)
+        if isinstance(view, ReviewView):
+            return self._review(view)
         if isinstance(view, ContextView):
             return self._context(view)
+        business = self.business(state.context)
         if isinstance(view, ItemView):
-            return self._item(view)
+            return self._item(view, business)
         if isinstance(view, EvidenceView):
-            return self._evidence(view)
+            return self._evidence(view, business)
         assert isinstance(view, DoneView)
         return Screen(self.message("report_ready"))
+
+    def context_summary(self, context: dict[str, tuple[str, ...]]) -> list[dict]:
+        """Each context question's short name and the answers, in words."""
+        return [{"question": self.model(f"context.{q.id}.short"),
+                 "answer": self.label("list_separator").join(
+                     self.context_option(q.id, o) for o in context.get(q.id, ()))
+                 or self.label("not_applicable")}
+                for q in self.bank.context]
+
+    def _review(self, view: ReviewView) -> Screen:
+        """A retake: "the same business as last time?" with the earlier answers."""
+        pos = view.step.position
+        lines = Markup("\n").join(self.message("review_line", **row)
+                                   for row in self.context_summary(view.context))
+        text = self.message("review", answers=lines)
+        return Screen(text, (
+            (Button(self.button("review_same"), ("rv", pos, "y")),),
+            (Button(self.button("review_change"), ("rv", pos, "n")),),
+        ))
 
     def _nav(self, position: int) -> tuple[Button, ...]:
         row = []
@@ -143,10 +253,12 @@ class Renderer:
         buttons = []
         for option_id in q.options:
             label = self.context_option(q.id, option_id)
-            if q.multi and option_id in view.selected:
+            if option_id in view.selected:  # ticked, or (single choice) the earlier answer
                 label = f"✅ {label}"
             buttons.append(Button(label, ("ctx", pos, option_id)))
-        rows = [tuple(buttons[i:i + 2]) for i in range(0, len(buttons), 2)]
+        # Outcomes of the "what matters most" question are longer: one per row.
+        per_row = 1 if q.id == self.bank.priority_context else 2
+        rows = [tuple(buttons[i:i + per_row]) for i in range(0, len(buttons), per_row)]
         if q.multi:
             rows.append((Button(self.button("done"), ("ok", pos)),))
         rows.append(self._nav(pos))
@@ -154,7 +266,7 @@ class Renderer:
 
     def _item_header(self, view) -> dict:
         item = view.step.item
-        index_id = next(k for k, dims in self.content.bank.indices.items()
+        index_id = next(k for k, dims in self.bank.indices.items()
                         if item.dimension in dims)
         return {
             "dimension": self.dimension(item.dimension),
@@ -164,18 +276,19 @@ class Renderer:
             "total": view.total,
         }
 
-    def _item(self, view: ItemView) -> Screen:
+    def _item(self, view: ItemView, business: dict[str, Any]) -> Screen:
         item = view.step.item
-        text = self.texts.items[item.id]
         pos = view.step.position
-        options = [{"text": text.options[o.id], "chosen": view.chosen == o.id}
-                   for o in item.options]
+        options = [{"text": self.option_text(item.id, o.id, business),
+                    "chosen": view.chosen == o.id} for o in item.options]
         body = self.content.env.get_template("question.html.j2").render(
-            question=text.question, options=options, **self._item_header(view))
+            question=self.item_text(item.id, "question", business), options=options,
+            **self._item_header(view))
         rows = []
         for n, o in enumerate(item.options, start=1):
             mark = "✓ " if view.chosen == o.id else ""
-            rows.append((Button(f"{mark}{n}. {text.options[o.id]}", ("ans", pos, o.id)),))
+            label = html.unescape(self.option_text(item.id, o.id, business, label=True))
+            rows.append((Button(f"{mark}{n}. {label}", ("ans", pos, o.id)),))
         extra = [Button(self._marked(self.button("unsure"), view.chosen == UNSURE),
                         ("ans", pos, UNSURE))]
         if item.not_applicable:
@@ -189,12 +302,12 @@ class Renderer:
     def _marked(label: str, chosen: bool) -> str:
         return f"✓ {label}" if chosen else label
 
-    def _evidence(self, view: EvidenceView) -> Screen:
+    def _evidence(self, view: EvidenceView, business: dict[str, Any]) -> Screen:
         item = view.step.item
         pos = view.step.position
         body_text = self.message("evidence_question",
-                              answer=self.option_text(item.id, view.chosen),
-                              example=self.texts.items[item.id].evidence or "")
+                                 answer=self.option_text(item.id, view.chosen, business),
+                                 check=self.item_text(item.id, "check", business))
         body = self.content.env.get_template("evidence.html.j2").render(
             body=body_text, **self._item_header(view))
         rows = (
@@ -208,7 +321,7 @@ class Renderer:
     def _dimension_rows(self, result: Result, previous: dict | None = None) -> list[dict]:
         na = self.label("not_applicable")
         rows = []
-        for d in self.content.bank.dimensions:
+        for d in self.bank.dimensions:
             value = result.dimensions[d]
             delta = ""
             if previous is not None:
@@ -234,8 +347,9 @@ class Renderer:
         return [{"name": self.model(f"indices.{k}"), "score": fmt_score(v, na)}
                 for k, v in result.indices.items()]
 
-    def _item_list(self, item_ids) -> str:
-        return self.label("list_separator").join(self.texts.items[i].question for i in item_ids)
+    def _item_list(self, item_ids, business: dict[str, Any] | None = None) -> str:
+        business = business or self.business(None)
+        return self.label("list_separator").join(self.item_label(i, business) for i in item_ids)
 
     def summary(self, result: Result, previous: dict | None = None) -> str:
         na = self.label("not_applicable")
@@ -248,26 +362,56 @@ class Renderer:
             if result.level else "",
             indices=self._indices(result),
             dimensions=self._dimension_rows(result, previous),
-            strongest_label=self.label("strongest"),
-            weakest_label=self.label("weakest"),
-            strongest=self.dimension(result.strongest) if result.strongest else na,
-            weakest=self.dimension(result.weakest) if result.weakest else na,
-            blind_spots=self.message("blind_spots", items=self._item_list(result.blind_spots))
-            if result.blind_spots else "",
-            capped=self.message("capped_note", items=self._item_list(result.capped))
-            if result.capped else "",
+            extremes=self.extremes(result),
+            questions_changed=self.message("questions_changed") if previous is not None
+            and previous.get("content_version", self.version) != self.version else "",
+            blind_spots=self.message("blind_spots", items=self._item_list(
+                result.blind_spots, self.business(result.context))) if result.blind_spots else "",
+            capped=self.message("capped_note", items=self._item_list(
+                result.capped, self.business(result.context))) if result.capped else "",
             confidence=self.message("confidence",
                                  label=self.model(f"confidence.{result.confidence}")),
         ).strip()
 
-    def priority_card(self, p: Priority) -> dict:
-        rec = self.texts.items[p.item_id].recommendations[p.recommendation.from_score]
+    def extremes(self, result: Result) -> list[str]:
+        """The summary's strongest and weakest lines; ties are named together, and when every
+        dimension scores the same one line says so."""
+        if result.even:
+            scored = [v for v in result.dimensions.values() if v is not None]
+            return [self.message("summary_even", count=len(scored),
+                                 score=fmt_score(scored[0], ""))]
+        if not result.strongest:
+            return []
+        return [self.message("summary_strongest", tied=len(result.strongest) > 1,
+                             names=self.names(result.strongest)),
+                self.message("summary_weakest", tied=len(result.weakest) > 1,
+                             names=self.names(result.weakest))]
+
+    def why(self, p: Priority, business: dict[str, Any]) -> Markup:
+        """Why this priority: what the owner answered, and what was capped or not known."""
+        answer = self.option_text(p.item_id, p.answer_option, business)
+        if p.unsure:
+            return self.message("why_unsure", item=self.item_label(p.item_id, business))
+        if p.capped:
+            capped_to = next((o.id for o in self.bank.item(p.item_id).options
+                              if o.score == p.score), None)
+            return self.message("why_capped", answer=answer, counted=self.option_text(
+                p.item_id, capped_to, business, label=True) if capped_to else "")
+        return self.message("why", answer=answer)
+
+    def priority_card(self, p: Priority, business: dict[str, Any] | None = None) -> dict:
+        business = business or self.business(None)
+        level = p.recommendation.level
+
+        def text(field: str) -> Markup:
+            return self.item_text(p.item_id, f"recommendations.{level}.{field}", business)
+
         return {
-            "title": rec.title, "what": rec.what, "first_step": rec.first_step,
-            "metric": rec.metric, "dimension": self.dimension(p.dimension),
+            "title": text("title"), "what": text("what"), "first_step": text("first_step"),
+            "metric": text("metric"), "dimension": self.dimension(p.dimension),
             "effort": self.model(f"effort.{p.recommendation.effort}"),
-            "why": self.message("why", answer=self.option_text(p.item_id, p.answer_option)),
-            "source": self.source(p.recommendation.source),
+            "why": self.why(p, business),
+            "source": self.source(p.recommendation.source, p.recommendation.adapted),
         }
 
     def priorities(self, result: Result) -> str:
@@ -275,19 +419,22 @@ class Renderer:
             return self.message("priorities_none")
         return self.content.env.get_template("priorities.html.j2").render(
             title=self.message("priorities_title", count=len(result.priorities)),
-            priorities=[self.priority_card(p) for p in result.priorities],
+            priorities=[self.priority_card(p, self.business(result.context))
+                        for p in result.priorities],
             first_step_label=self.label("first_step"),
             metric_label=self.label("metric"),
         ).strip()
 
-    def phases(self, plan: tuple[PlanAction, ...], done: set[str] | frozenset = frozenset()):
+    def phases(self, plan: tuple[PlanAction, ...], done: set[str] | frozenset = frozenset(),
+               context: dict[str, tuple[str, ...]] | None = None):
+        business = self.business(context)
         out = []
-        for phase in self.content.bank.plan_phases:
+        for phase in self.bank.plan_phases:
             actions = []
             for a in plan:
                 if a.phase != phase.id:
                     continue
-                card = self.priority_card(a.priority)
+                card = self.priority_card(a.priority, business)
                 card["mark"] = "☑" if a.priority.recommendation.id in done else "☐"
                 actions.append(card)
             if actions:
@@ -296,60 +443,129 @@ class Renderer:
                             "actions": actions})
         return out
 
-    def plan(self, plan: tuple[PlanAction, ...], done=frozenset(), header: str = "") -> str:
+    def plan(self, plan: tuple[PlanAction, ...], done=frozenset(), header: str = "",
+             context: dict[str, tuple[str, ...]] | None = None) -> str:
         return self.content.env.get_template("plan.html.j2").render(
-            title=self.label("plan_title"), header=header, phases=self.phases(plan, done),
+            title=self.label("plan_title"), header=header,
+            phases=self.phases(plan, done, context),
             first_step_label=self.label("first_step"), metric_label=self.label("metric"),
         ).strip()
 
-    def document(self, result: Result, mode: str, answers: dict[str, Answer],
-                 context: dict[str, tuple[str, ...]], when: datetime | None = None) -> str:
-        """The full report as a standalone, printable HTML page."""
+    def plain(self, key: str, **ctx: Any) -> str:
+        """A ui message as plain text (a PDF has no markup)."""
+        return to_plain(self.message(key, **ctx))
+
+    def report_document(self, result: Result, mode: str, answers: dict[str, Answer],
+                        context: dict[str, tuple[str, ...]], when: datetime | None = None,
+                        previous: bool = False, cohort: bool = False) -> ReportDocument:
+        """The full report's words (bot/content/document.py), laid out by bot/content/pdf.py:
+        the business, the score with its level and indices, one section per dimension with
+        the answers given, the plan, and the sources it cites, numbered."""
         na = self.label("not_applicable")
-        bank = self.content.bank
-        ctx_rows = [{"question": self.model(f"context.{q.id}.question"),
-                     "answer": ", ".join(self.context_option(q.id, o)
-                                         for o in context.get(q.id, ())) or "-"}
-                    for q in bank.context]
-        answer_rows = []
-        sources = set()
-        for item in bank.items_for(mode):
-            a = answers.get(item.id)
-            s = result.item_scores.get(item.id)
-            answer_rows.append({
-                "dimension": self.dimension(item.dimension),
-                "question": self.texts.items[item.id].question,
-                "answer": self.option_text(item.id, a.option_id) if a else "-",
-                "score": na if s is None else s,
-            })
-            sources.add(item.source)
-        for p in result.priorities:
-            sources.add(p.recommendation.source)
-        return self.content.env.get_template("report.html.j2").render(
-            lang=self.locale,
-            labels=self.texts.ui["labels"],
-            generated=(when or datetime.now(UTC)).strftime("%Y-%m-%d"),
-            mode=self.label(f"mode_{mode}"),
-            confidence=self.message("confidence",
-                                 label=self.model(f"confidence.{result.confidence}")),
+        business = self.business(context)
+        sources: dict[str, int] = {}
+
+        def cite(src: Source, adapted: bool = False) -> int:
+            return sources.setdefault(to_plain(self.source(src, adapted)), len(sources) + 1)
+
+        top = {p.recommendation.id for p in result.priorities}
+        phases = []
+        number = 0
+        for phase in self.bank.plan_phases:
+            actions = []
+            for a in (a for a in result.plan if a.phase == phase.id):
+                number += 1
+                p, rec = a.priority, a.priority.recommendation
+                card = self.priority_card(p, business)
+                source = cite(rec.source, rec.adapted)
+                actions.append(PlanStep(
+                    number=number, title=to_plain(card["title"]),
+                    meta=self.plain("report_pdf.meta", dimension=card["dimension"],
+                                    effort=card["effort"]),
+                    top=rec.id in top,
+                    why=self.plain("report_pdf.why", text=to_plain(card["why"])),
+                    what=to_plain(card["what"]), first_step=to_plain(card["first_step"]),
+                    metric=to_plain(card["metric"]), source=source,
+                    source_ref=self.plain("report_pdf.source_ref", number=source)))
+            if actions:
+                phases.append(Phase(self.model(f"phases.{phase.id}.title"),
+                                    self.model(f"phases.{phase.id}.intro"), tuple(actions)))
+
+        asked = self.bank.items_for(mode, business)
+        sections = []
+        for d in self.bank.dimensions:
+            value, level_id = result.dimensions.get(d), result.dimension_levels.get(d)
+            rows = []
+            for item in (i for i in asked if i.dimension == d):
+                a = answers.get(item.id)
+                rows.append(AnswerRow(
+                    question=self.item_label(item.id, business),
+                    answer=html.unescape(self.option_text(item.id, a.option_id, business,
+                                                          label=True)) if a else "-",
+                    points=result.item_scores.get(item.id),
+                    unsure=a is not None and a.option_id == UNSURE,
+                    capped=item.id in result.capped))
+                cite(item.source)
+            notes = []
+            unsure = [r.question for r in rows if r.unsure]
+            if unsure:
+                notes.append(self.plain("report_pdf.not_sure_note",
+                                        items=self.label("list_separator").join(unsure)))
+            capped = [r.question for r in rows if r.capped]
+            if capped:
+                notes.append(self.plain("report_pdf.capped_note",
+                                        items=self.label("list_separator").join(capped)))
+            if not rows:
+                notes.append(self.plain("report_pdf.none_asked"))
+            sections.append(DimensionSection(
+                name=self.dimension(d), score=fmt_score(value, na),
+                percent=value or 0.0, level_id=level_id,
+                heading_score=na if value is None else self.plain(
+                    "report_pdf.dimension_score", score=fmt_score(value, na),
+                    level=self.level(level_id)),
+                blurb=self.model(f"dimensions.{d}.blurb"), rows=tuple(rows),
+                notes=tuple(notes)))
+
+        labels = {key: self.plain(f"report_pdf.{key}")
+                  for key in ("question", "answer", "points", "top_priority")}
+        labels.update(first_step=self.label("first_step"), metric=self.label("metric"))
+        return ReportDocument(
+            locale=self.locale, labels=labels,
+            title=self.plain("report_pdf.title"),
+            prepared=self.plain("report_pdf.prepared",
+                                date=(when or datetime.now(UTC)).strftime("%Y-%m-%d"),
+                                mode=self.label(f"mode_{mode}")),
+            business_title=self.plain("report_pdf.business"),
+            business=tuple((to_plain(row["question"]).rstrip(":：").strip(),
+                            to_plain(row["answer"]))
+                           for row in self.context_summary(context)),
+            overall_label=self.plain("report_pdf.overall"),
             overall=fmt_score(result.overall, na),
-            level=self.level(result.level),
-            level_description=self.model(f"levels.{result.level}.description")
+            out_of="" if result.overall is None else self.plain("report_pdf.out_of"),
+            level_id=result.level,
+            level=self.plain("report_pdf.level", level=self.level(result.level)),
+            level_meaning=self.model(f"levels.{result.level}.description")
             if result.level else "",
-            indices=self._indices(result),
-            dimensions=self._dimension_rows(result),
-            blind_spots=self.message("blind_spots", items=self._item_list(result.blind_spots))
-            if result.blind_spots else "",
-            capped=self.message("capped_note", items=self._item_list(result.capped))
-            if result.capped else "",
-            priorities_title=to_plain(self.message("priorities_title",
-                                                count=len(result.priorities))),
-            priorities=[self.priority_card(p) for p in result.priorities],
-            phases=self.phases(result.plan),
-            context=ctx_rows,
-            answers=answer_rows,
-            sources=sorted(f"{s.article} · {self.model(f'articles.{s.article}')} · {s.section}"
-                           for s in sources),
+            indices=tuple(IndexLine(
+                self.model(f"indices.{k}"), fmt_score(v, na),
+                self.plain(f"report_pdf.index_explained.{k}",
+                           names=self.names(self.bank.indices[k])))
+                for k, v in result.indices.items()),
+            confidence=self.plain("confidence",
+                                  label=self.model(f"confidence.{result.confidence}")),
+            chart_caption=self.plain("report_pdf.chart_caption", previous=previous,
+                                     cohort=cohort),
+            dimensions_title=self.plain("report_pdf.dimensions_title"),
+            dimensions_intro=self.plain("report_pdf.dimensions_intro"),
+            sections=tuple(sections),
+            plan_title=self.label("plan_title"),
+            plan_intro=self.plain("report_pdf.plan_intro", count=number),
+            phases=tuple(phases),
+            sources_title=self.label("sources"),
+            sources_intro=self.plain("report_pdf.sources_intro"),
+            sources=tuple(sources),
+            page_label=self.plain("report_pdf.page", page="{page}", pages="{pages}"),
+            layout=load_layout(self.content.directory),
         )
 
 
@@ -365,74 +581,135 @@ def to_plain(text: str) -> str:
 SAMPLE_VALUE = "<b>&Co"
 
 
-def sample_answers(content: Content, mode: str, pattern=(0, 1, 2, 3, 4)) -> dict[str, Answer]:
+def sample_answers(bank, mode: str, pattern=(0, 1, 2, 3, 4),
+                   business: dict | None = None) -> dict[str, Answer]:
     answers = {}
-    for n, item in enumerate(content.bank.items_for(mode)):
+    items = bank.items_for(mode, business)
+    for n, item in enumerate(items):
         wanted = pattern[n % len(pattern)]
         option = next(o for o in item.options if o.score == wanted)
         evidence = (n % 2 == 0) if item.evidence and wanted >= 3 else None
         answers[item.id] = Answer(option.id, evidence)
-    first = content.bank.items_for(mode)[0]
-    answers[first.id] = Answer(UNSURE)
+    answers[items[0].id] = Answer(UNSURE)
     return answers
 
 
-def render_problems(content: Content) -> list[Problem]:
-    """Render every ui string and every template in every locale with sample data."""
-    problems: list[Problem] = []
-    bank = content.bank
+@dataclass(frozen=True)
+class Sample:
+    """One text the sample render produced: a message, a screen's text or a button's label."""
+    locale: str
+    where: str  # the ui key, item id or "report"
+    text: str
+
+
+def render_samples(content: Content) -> Iterator[Sample | Problem]:
+    """Render every ui string and every template in every locale with sample data, and every
+    screen, report and recommendation of every content version for one sample business.
+
+    Yields each rendered text as a Sample and each failure as a Problem (then goes on)."""
     for locale, texts in content.texts.items():
         ui_file = f"locales/{locale}/ui*.yaml"
         flat = _flatten_ui(texts.ui)
         for key, source in flat.items():
             if key.startswith(PLAIN_UI_PREFIXES):
+                yield Sample(locale, key, str(source))
                 continue
+            forms = source if is_plural(source) else {"": source}
+            for form, text in forms.items():
+                where = f"{key}.{form}" if form else key
+                try:
+                    parsed = content.env.parse(str(text))
+                    names = meta.find_undeclared_variables(parsed)
+                    yield Sample(locale, where, content.env.from_string(str(text)).render(
+                        **{n: SAMPLE_VALUE for n in names}))
+                except TemplateError as exc:
+                    yield Problem(ui_file, where, "template", str(exc))
+        for version in (content.bank.version, *content.archived):
+            r = Renderer(content, locale, version)
+            bank = r.bank
+            where = "-"
             try:
-                parsed = content.env.parse(str(source))
-                names = meta.find_undeclared_variables(parsed)
-                content.env.from_string(str(source)).render(
-                    **{n: SAMPLE_VALUE for n in names})
-            except TemplateError as exc:
-                problems.append(Problem(ui_file, key, "template", str(exc)))
-        r = Renderer(content, locale)
-        where = "-"
-        try:
-            for mode in ("full", "quick"):
-                flow = Flow(bank, mode)
-                answers = sample_answers(content, mode)
-                context = {q.id: q.options[:1] for q in bank.context}
-                state = AssessmentState(1, mode, 0, False, context, answers)
-                for step in flow.steps:
-                    where = step.item.id if step.item else step.context.id
-                    state.cursor = step.position
-                    r.step(flow, state)
-                    if step.item and step.item.evidence:
-                        top = next(o for o in step.item.options if o.score == 4)
-                        probe = AssessmentState(1, mode, step.position, False, context,
-                                                {**answers, step.item.id: Answer(top.id)})
-                        r.step(flow, probe)
-                where = "report"
-                result = score(bank, mode, answers, context)
-                r.summary(result, previous=result.as_snapshot())
-                r.priorities(result)
-                r.plan(result.plan)
-                r.document(result, mode, answers, context)
-            for item in bank.items:  # every recommendation of every item
-                where = item.id
-                for rec in item.recommendations:
-                    r.priority_card(Priority(item.id, item.dimension, rec.from_score,
-                                             item.options[0].id, rec, 1.0))
-        except (TemplateError, KeyError, AttributeError, TypeError) as exc:
-            problems.append(Problem(f"locales/{locale} + templates/", where, "render",
-                                    f"{type(exc).__name__}: {exc}"))
-    return problems
+                for mode in ("full", "quick"):
+                    flow = Flow(bank, mode)
+                    context = {q.id: q.options[:1] for q in bank.context}
+                    business = r.business(context)
+                    answers = sample_answers(bank, mode, business=business)
+                    state = AssessmentState(1, mode, 0, False, context, answers, prefilled=True)
+                    for step in flow.steps:
+                        if not flow.is_active(state, step.position):
+                            continue
+                        where = step.item.id if step.item else (
+                            step.context.id if step.context else "review")
+                        state.cursor = step.position
+                        yield from _screen_samples(locale, where, r.step(flow, state))
+                        if step.item and step.item.evidence:
+                            top = next(o for o in step.item.options if o.score == 4)
+                            probe = AssessmentState(1, mode, step.position, False, context,
+                                                    {**answers, step.item.id: Answer(top.id)})
+                            yield from _screen_samples(locale, where, r.step(flow, probe))
+                    where = "report"
+                    result = score(bank, mode, answers, context)
+                    done = {a.priority.recommendation.id for a in result.plan[:1]}  # ☑ and ☐
+                    previous = {**result.as_snapshot(), "dimensions": {  # ▲ +7 and ▼ −7
+                        d: (v or 0) + (7 if n % 2 else -7)
+                        for n, (d, v) in enumerate(result.dimensions.items())}}
+                    for text in (r.summary(result, previous),
+                                 r.summary(result, result.as_snapshot()),
+                                 r.priorities(result), r.plan(result.plan, done, context=context)):
+                        yield Sample(locale, where, text)
+                    yield from _document_samples(locale, r.report_document(
+                        result, mode, answers, context, previous=True, cohort=True))
+                for item in bank.items:  # every recommendation of every item
+                    where = item.id
+                    for rec in item.recommendations:
+                        card = r.priority_card(Priority(
+                            item.id, item.dimension, rec.from_score,
+                            UNSURE if rec.unsure else item.options[0].id, rec, 1.0),
+                            r.business(None))
+                        yield Sample(locale, where, "\n".join(str(v) for v in card.values()))
+            except (TemplateError, KeyError, AttributeError, TypeError, ValueError,
+                    OSError) as exc:
+                yield Problem(f"locales/{locale} + templates/ ({version})", where, "render",
+                              f"{type(exc).__name__}: {exc}")
+
+
+def _document_samples(locale: str, doc: ReportDocument) -> Iterator[Sample]:
+    """Every text of the PDF report (what its fonts must draw)."""
+    def walk(value: Any) -> Iterator[str]:
+        if isinstance(value, str):
+            yield value
+        elif isinstance(value, dict):
+            for v in value.values():
+                yield from walk(v)
+        elif isinstance(value, tuple):
+            for v in value:
+                yield from walk(v)
+        elif hasattr(value, "__dataclass_fields__"):
+            for name in value.__dataclass_fields__:
+                if name != "layout":  # sizes and colours, no words
+                    yield from walk(getattr(value, name))
+
+    for text in walk(doc):
+        yield Sample(locale, "report", text)
+
+
+def _screen_samples(locale: str, where: str, screen: Screen) -> Iterator[Sample]:
+    yield Sample(locale, where, screen.text)
+    for row in screen.buttons:
+        for button in row:
+            yield Sample(locale, where, button.label)
+
+
+def render_problems(content: Content) -> list[Problem]:
+    """Every failure of the sample render (see render_samples); empty when all is well."""
+    return [p for p in render_samples(content) if isinstance(p, Problem)]
 
 
 def _flatten_ui(tree: dict, prefix: str = "") -> dict[str, Any]:
     out: dict[str, Any] = {}
     for k, v in tree.items():
         key = f"{prefix}.{k}" if prefix else str(k)
-        if isinstance(v, dict):
+        if isinstance(v, dict) and not is_plural(v):
             out.update(_flatten_ui(v, key))
         else:
             out[key] = v

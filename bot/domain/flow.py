@@ -3,6 +3,13 @@
 The state of an assessment is its stored answers plus a ``cursor`` (the step on screen); both live
 in the database. Every function here takes that state and a tap, and returns what to write, or why
 the tap changes nothing. Nothing is kept in memory between taps.
+
+Steps have fixed positions per mode: [review] + context questions + every candidate item. Which
+of them are *active* depends on the state: the review step ("same business as last time?") only
+when the context was pre-filled from the owner's previous assessment, an item only when it applies
+to the business the context describes (and, in a quick check, when it is the first applicable
+item of its dimension). The cursor only ever rests on an active step, so a button's position
+always names the same question, whatever the owner answered about the business.
 """
 
 from __future__ import annotations
@@ -11,6 +18,7 @@ from dataclasses import dataclass, field
 from enum import Enum
 
 from .bank import NOT_APPLICABLE, UNSURE, Bank, ContextQuestion, Item
+from .context import business_context
 
 
 @dataclass(frozen=True)
@@ -18,13 +26,15 @@ class Step:
     position: int
     context: ContextQuestion | None = None
     item: Item | None = None
+    review: bool = False  # "the same business as last time?" (a retake's pre-filled context)
 
 
 def steps_for(bank: Bank, mode: str) -> tuple[Step, ...]:
-    """Context questions first, then the items of the mode."""
-    steps = [Step(p, context=q) for p, q in enumerate(bank.context)]
+    """The review step, the context questions, then every item the mode may ask."""
+    steps = [Step(0, review=True)]
+    steps += [Step(len(steps) + n, context=q) for n, q in enumerate(bank.context)]
     offset = len(steps)
-    steps += [Step(offset + n, item=i) for n, i in enumerate(bank.items_for(mode))]
+    steps += [Step(offset + n, item=i) for n, i in enumerate(bank.candidates(mode))]
     return tuple(steps)
 
 
@@ -44,6 +54,7 @@ class AssessmentState:
     finished: bool = False
     context: dict[str, tuple[str, ...]] = field(default_factory=dict)
     answers: dict[str, Answer] = field(default_factory=dict)
+    prefilled: bool = False  # context copied from the owner's previous assessment
     version: int = 0  # bumped by every applied move (see Move.expected_version)
 
 
@@ -79,6 +90,12 @@ class Outcome:
 
 # The view of the current step, for renderers.
 @dataclass(frozen=True)
+class ReviewView:
+    step: Step
+    context: dict[str, tuple[str, ...]]
+
+
+@dataclass(frozen=True)
 class ContextView:
     step: Step
     selected: tuple[str, ...]
@@ -107,7 +124,7 @@ class DoneView:
     pass
 
 
-View = ContextView | ItemView | EvidenceView | DoneView
+View = ReviewView | ContextView | ItemView | EvidenceView | DoneView
 
 
 class Flow:
@@ -118,10 +135,73 @@ class Flow:
         self.mode = mode
         self.steps = steps_for(bank, mode)
         self.context_count = len(bank.context)
-        self.item_count = len(self.steps) - self.context_count
+        self.first_context = 1
+        self.first_item = 1 + self.context_count
+        self._active_cache: dict[tuple, frozenset[str]] = {}
+
+    # --- which steps are asked ------------------------------------------------------------------
+    def active_items(self, state: AssessmentState) -> tuple[Item, ...]:
+        """The items this business is asked, in order (from its context answers)."""
+        return self.bank.items_for(self.mode, business_context(state.context))
+
+    def _active_ids(self, state: AssessmentState) -> frozenset[str]:
+        key = tuple(sorted(state.context.items()))
+        ids = self._active_cache.get(key)
+        if ids is None:
+            ids = frozenset(i.id for i in self.active_items(state))
+            if len(self._active_cache) < 4096:  # a handful of distinct businesses in practice
+                self._active_cache[key] = ids
+        return ids
+
+    def is_active(self, state: AssessmentState, position: int) -> bool:
+        step = self.steps[position]
+        if step.review:
+            return state.prefilled
+        if step.context is not None:
+            return True
+        return step.item.id in self._active_ids(state)
+
+    def next_position(self, state: AssessmentState, after: int) -> int:
+        """The first active position after `after` (len(steps) when there is none: done)."""
+        for p in range(after + 1, len(self.steps)):
+            if self.is_active(state, p):
+                return p
+        return len(self.steps)
+
+    def previous_position(self, state: AssessmentState, before: int) -> int | None:
+        for p in range(before - 1, -1, -1):
+            if self.is_active(state, p):
+                return p
+        return None
+
+    def start_position(self, prefilled: bool) -> int:
+        """Where a new assessment starts: the review step, or the first context question."""
+        return 0 if prefilled else self.first_context
+
+    def resume_position(self, state: AssessmentState) -> int:
+        """The first active step still to answer (a context question without an answer, an
+        item without an answer or waiting for its evidence check); len(steps) when none is.
+        Puts an assessment whose saved position no longer fits the steps back on its path."""
+        for p in range(len(self.steps)):
+            if not self.is_active(state, p) or self.steps[p].review:
+                continue
+            step = self.steps[p]
+            if step.context is not None:
+                if step.context.id not in state.context:
+                    return p
+                continue
+            answer = state.answers.get(step.item.id)
+            if answer is None or self.needs_evidence(step.item, answer):
+                return p
+        return len(self.steps)
 
     def is_complete(self, state: AssessmentState) -> bool:
         return state.cursor >= len(self.steps)
+
+    def answered_items(self, state: AssessmentState) -> tuple[int, int]:
+        """(answered, asked): how far an owner is, for "12/27 answered"."""
+        items = self.active_items(state)
+        return sum(1 for i in items if i.id in state.answers), len(items)
 
     def needs_evidence(self, item: Item, answer: Answer | None) -> bool:
         if answer is None or not item.evidence or answer.evidence is not None:
@@ -133,19 +213,18 @@ class Flow:
         if self.is_complete(state):
             return DoneView()
         step = self.steps[state.cursor]
+        if step.review:
+            return ReviewView(step, dict(state.context))
         if step.context is not None:
-            return ContextView(
-                step,
-                state.context.get(step.context.id, ()),
-                step.position + 1,
-                self.context_count,
-            )
+            return ContextView(step, state.context.get(step.context.id, ()),
+                               step.position - self.first_context + 1, self.context_count)
         assert step.item is not None
+        items = self.active_items(state)
+        number = next((n for n, i in enumerate(items, start=1) if i.id == step.item.id), 1)
         answer = state.answers.get(step.item.id)
-        number = step.position - self.context_count + 1
         if self.needs_evidence(step.item, answer):
-            return EvidenceView(step, answer.option_id, number, self.item_count)
-        return ItemView(step, answer.option_id if answer else None, number, self.item_count)
+            return EvidenceView(step, answer.option_id, number, len(items))
+        return ItemView(step, answer.option_id if answer else None, number, len(items))
 
     # --- taps -------------------------------------------------------------------------------
     def _current(self, state: AssessmentState, position: int) -> Step | None:
@@ -169,6 +248,16 @@ class Flow:
                 return Outcome(Verdict.DUPLICATE)
         return Outcome(Verdict.STALE)
 
+    def review(self, state: AssessmentState, position: int, same: bool) -> Outcome:
+        """The review step: the same business as last time (on to the questions) or change it
+        (through the context questions, their earlier answers marked)."""
+        step = self._current(state, position)
+        if step is None or not step.review or not state.prefilled:
+            return Outcome(Verdict.STALE)
+        if not same:
+            return self._move(state, self.first_context)
+        return self._move(state, self.next_position(state, self.first_item - 1))
+
     def answer_item(self, state: AssessmentState, position: int, option_id: str) -> Outcome:
         step = self._current(state, position)
         if step is None:
@@ -184,7 +273,8 @@ class Flow:
             # The evidence question is on screen: this tap comes from the item's old buttons.
             return self._repeat_or_stale(state, position, option_id)
         answer = Answer(option_id)
-        new_cursor = position if self.needs_evidence(item, answer) else position + 1
+        new_cursor = position if self.needs_evidence(item, answer) \
+            else self.next_position(state, position)
         return self._move(state, new_cursor, answer=(item.id, answer))
 
     def _earlier(self, state: AssessmentState, position: int) -> Step | None:
@@ -207,7 +297,8 @@ class Flow:
         if not self.needs_evidence(step.item, answer):
             return Outcome(Verdict.STALE)
         updated = Answer(answer.option_id, evidence=shown)
-        return self._move(state, position + 1, answer=(step.item.id, updated))
+        return self._move(state, self.next_position(state, position),
+                          answer=(step.item.id, updated))
 
     def choose_context(self, state: AssessmentState, position: int, option_id: str) -> Outcome:
         step = self._current(state, position)
@@ -223,7 +314,9 @@ class Flow:
         if option_id not in question.options:
             return Outcome(Verdict.INVALID)
         if not question.multi:
-            return self._move(state, position + 1, context=(question.id, (option_id,)))
+            chosen = (question.id, (option_id,))
+            after = _with_context(state, chosen)
+            return self._move(state, self.next_position(after, position), context=chosen)
         selected = list(state.context.get(question.id, ()))
         if option_id in selected:
             selected.remove(option_id)
@@ -243,13 +336,22 @@ class Flow:
         if len(selected) < step.context.min_choices:
             return Outcome(Verdict.INVALID)
         # Store the selection again so that "confirmed with nothing chosen" is recorded too.
-        return self._move(state, position + 1, context=(step.context.id, tuple(selected)))
+        chosen = (step.context.id, tuple(selected))
+        after = _with_context(state, chosen)
+        return self._move(state, self.next_position(after, position), context=chosen)
 
     def back(self, state: AssessmentState, position: int) -> Outcome:
         step = self._current(state, position)
-        if step is None or position == 0:
+        earlier = self.previous_position(state, position) if step is not None else None
+        if step is None or earlier is None:
             return Outcome(Verdict.STALE)
-        return self._move(state, position - 1)
+        return self._move(state, earlier)
+
+
+def _with_context(state: AssessmentState, chosen: tuple[str, tuple[str, ...]]) -> AssessmentState:
+    return AssessmentState(state.id, state.mode, state.cursor, state.finished,
+                           {**state.context, chosen[0]: chosen[1]}, state.answers,
+                           state.prefilled, state.version)
 
 
 def same_intent(first: Move, again: Move) -> bool:
@@ -269,6 +371,6 @@ def apply_move(state: AssessmentState, move: Move) -> AssessmentState:
     if move.answer is not None:
         answers[move.answer[0]] = move.answer[1]
     return AssessmentState(
-        state.id, state.mode, move.new_cursor, state.finished, context, answers,
+        state.id, state.mode, move.new_cursor, state.finished, context, answers, state.prefilled,
         state.version + 1,
     )

@@ -28,6 +28,10 @@ class Cohort(SQLModel, table=True):
     status: str = Field(default="open", max_length=8)  # open | closed
     created_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    # The trainer's message that gave the cohort its current name: editing that message (a
+    # typo fixed) renames the cohort instead of leaving the typo or making a second cohort.
+    name_message_id: int | None = Field(default=None,
+                                        sa_column=Column(BigInteger, nullable=True))
 
 
 class CohortMember(SQLModel, table=True):
@@ -51,6 +55,9 @@ class TrainerPrompt(SQLModel, table=True):
     user_id: int = Field(sa_column=Column(BigInteger, ForeignKey("users.id", ondelete="CASCADE"),
                                           primary_key=True, autoincrement=False))
     kind: str = Field(max_length=8)  # new | rename
+    # The user's last message refused as a name: editing it into a valid one is the answer.
+    refused_message_id: int | None = Field(default=None,
+                                           sa_column=Column(BigInteger, nullable=True))
     cohort_id: int | None = Field(default=None, sa_column=Column(
         Integer, ForeignKey("cohorts.id", ondelete="CASCADE"), nullable=True))
     created_at: datetime = Field(default_factory=utcnow)

@@ -60,11 +60,13 @@ class CohortStore:
         return AsyncSession(self.engine, expire_on_commit=False)
 
     # --- cohorts -------------------------------------------------------------------------------
-    async def create(self, owner_id: int, name: str, trainer_name: str) -> CohortInfo:
+    async def create(self, owner_id: int, name: str, trainer_name: str,
+                     name_message_id: int | None = None) -> CohortInfo:
+        """A new open cohort; `name_message_id` is the trainer's message that named it."""
         for _ in range(3):  # a code collision at 128 bits will not happen; still, never crash
             async with self.session() as s:
                 row = Cohort(code=new_code(), owner_id=owner_id, name=name,
-                             trainer_name=trainer_name[:64])
+                             trainer_name=trainer_name[:64], name_message_id=name_message_id)
                 s.add(row)
                 try:
                     await commit_effect(s)
@@ -91,11 +93,24 @@ class CohortStore:
                                  .order_by(Cohort.id.desc()).limit(limit))).scalars().all()
             return [_info(r) for r in rows]
 
-    async def rename(self, cohort_id: int, name: str) -> bool:
+    async def rename(self, cohort_id: int, name: str, name_message_id: int | None = None) -> bool:
+        """A new name; with `name_message_id`, the message that gave it (else the one before
+        stays the message whose edit renames the cohort)."""
+        values: dict = {"name": name}
+        if name_message_id is not None:
+            values["name_message_id"] = name_message_id
         async with self.session() as s:
-            result = await s.exec(update(Cohort).where(Cohort.id == cohort_id).values(name=name))
+            result = await s.exec(update(Cohort).where(Cohort.id == cohort_id).values(**values))
             await commit_effect(s)
             return result.rowcount == 1
+
+    async def named_by(self, owner_id: int, message_id: int) -> CohortInfo | None:
+        """The cohort of this trainer whose current name came from this message, if any."""
+        async with self.session() as s:
+            row = (await s.exec(select(Cohort).where(
+                Cohort.owner_id == owner_id,
+                Cohort.name_message_id == message_id))).scalars().first()
+            return _info(row) if row else None
 
     async def close(self, cohort_id: int) -> bool:
         """Closed: no new members. Members and their data stay."""
@@ -170,6 +185,22 @@ class CohortStore:
             if row is None or row.created_at < utcnow() - PROMPT_TTL:
                 return None
             return row.kind, row.cohort_id
+
+    async def prompt_since(self, user_id: int) -> tuple[datetime, int | None] | None:
+        """(when the bot asked this user to type a name, the id of their last message refused as
+        one); None when it is not waiting for a name."""
+        async with self.session() as s:
+            row = await s.get(TrainerPrompt, user_id)
+            if row is None or row.created_at < utcnow() - PROMPT_TTL:
+                return None
+            return row.created_at, row.refused_message_id
+
+    async def refuse_name(self, user_id: int, message_id: int) -> None:
+        """Remember the user's message that was no valid name (the question stays open)."""
+        async with self.session() as s:
+            await s.exec(update(TrainerPrompt).where(TrainerPrompt.user_id == user_id)
+                         .values(refused_message_id=message_id))
+            await s.commit()
 
     async def take_prompt(self, user_id: int) -> bool:
         """Remove the marker; True for the one caller that removed it (a double send is once)."""

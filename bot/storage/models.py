@@ -44,7 +44,8 @@ class Assessment(SQLModel, table=True):
     mode: str = Field(max_length=8)  # full | quick
     status: str = Field(default="open", max_length=10, index=True)  # open|finished|abandoned
     content_version: str = Field(max_length=32)
-    cursor: int = 0
+    cursor: int = 0  # -1: not placed yet (after a content upgrade); see Coach._placed
+    prefilled: bool = False  # context copied from the user's previous assessment (a retake)
     # Bumped by every applied move: each write is conditional on the version its writer read,
     # so of two replicas writing from the same state only one succeeds.
     version: int = Field(default=0, sa_column=Column(Integer, nullable=False,

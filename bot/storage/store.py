@@ -54,6 +54,7 @@ class UserRecord:
     id: int
     language: str | None
     active: bool
+    timezone: str | None = None  # IANA name; loaded by get_user (admit leaves it None)
 
 
 @dataclass(frozen=True)
@@ -181,6 +182,7 @@ def _record(conn, row) -> AssessmentRecord:
                  for kind, key, value, _ in parts if kind == "c"},
         answers={key: DomainAnswer(value, None if evidence is None else bool(evidence))
                  for kind, key, value, evidence in parts if kind == "a"},
+        prefilled=bool(row.prefilled),
         version=row.version,
     )
     return AssessmentRecord(state, row.user_id, row.status, row.content_version,
@@ -214,7 +216,20 @@ def _admit(conn, update_id: int, owner: str, lease_until: datetime, user_id: int
     return True, (_ensure_user(conn, user_id, language) if user_id is not None else None)
 
 
+def _previous_context(conn, user_id: int) -> dict[str, str]:
+    """The context answers of the user's latest assessment that has all of them asked
+    (question id -> stored options), or {} for a first assessment."""
+    latest = conn.execute(select(_A.c.id).where(_A.c.user_id == user_id,
+                                                _A.c.status == "finished")
+                          .order_by(_A.c.id.desc()).limit(1)).scalar()
+    if latest is None:
+        return {}
+    return {q: o for q, o in conn.execute(select(_CTX.c.question_id, _CTX.c.options)
+                                          .where(_CTX.c.assessment_id == latest))}
+
+
 def _start_assessment(conn, user_id: int, mode: str, version: str,
+                      positions: tuple[int, int], questions: tuple[str, ...],
                       update_id: int | None) -> AssessmentRecord:
     # The same update again (processed again after a crash): the assessment it opened.
     if update_id is not None:
@@ -227,12 +242,22 @@ def _start_assessment(conn, user_id: int, mode: str, version: str,
     now = utcnow()
     conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
                  .values(status="abandoned", updated_at=now))
+    previous = _previous_context(conn, user_id)
+    prefilled = bool(previous) and all(q in previous for q in questions)
+    cursor = positions[0] if prefilled else positions[1]
     result = conn.execute(insert(_A).values(user_id=user_id, mode=mode, status="open",
-                                            content_version=version, cursor=0,
-                                            last_update_id=update_id,
+                                            content_version=version, cursor=cursor,
+                                            prefilled=prefilled, last_update_id=update_id,
                                             created_at=now, updated_at=now))
-    return AssessmentRecord(AssessmentState(result.inserted_primary_key[0], mode), user_id,
-                            "open", version, None, now, None, None, update_id)
+    assessment_id = result.inserted_primary_key[0]
+    context: dict[str, tuple[str, ...]] = {}
+    if prefilled:
+        conn.execute(insert(_CTX), [
+            {"assessment_id": assessment_id, "question_id": q, "options": previous[q],
+             "answered_at": now} for q in questions])
+        context = {q: tuple(o for o in previous[q].split(",") if o) for q in questions}
+    state = AssessmentState(assessment_id, mode, cursor, context=context, prefilled=prefilled)
+    return AssessmentRecord(state, user_id, "open", version, None, now, None, None, update_id)
 
 
 def _apply_move(conn, move: Move, finish: tuple[dict, list] | None,
@@ -466,9 +491,10 @@ class Store:
     # --- users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
         def unit(conn):
-            row = conn.execute(select(_U.c.language, _U.c.active)
+            row = conn.execute(select(_U.c.language, _U.c.active, _U.c.timezone)
                                .where(_U.c.id == user_id)).first()
-            return UserRecord(user_id, row.language, bool(row.active)) if row else None
+            return UserRecord(user_id, row.language, bool(row.active),
+                              row.timezone) if row else None
         return await self._read(unit)
 
     async def ensure_user(self, user_id: int, language: str) -> UserRecord:
@@ -486,17 +512,29 @@ class Store:
         await self._run(lambda conn: conn.execute(
             update(_U).where(_U.c.id == user_id).values(language=language)))
 
+    async def set_timezone(self, user_id: int, timezone: str) -> None:
+        """The user's IANA time zone name (validated by the caller)."""
+        await self._run(lambda conn: conn.execute(
+            update(_U).where(_U.c.id == user_id).values(timezone=timezone)))
+
     async def set_active(self, user_id: int, active: bool) -> None:
         await self._run(lambda conn: conn.execute(
             update(_U).where(_U.c.id == user_id).values(active=active)))
 
     # --- assessments -------------------------------------------------------------------------
-    async def start_assessment(self, user_id: int, mode: str, version: str) -> AssessmentRecord:
-        """A new open assessment; any other open one of the user is set aside (kept, not lost)."""
+    async def start_assessment(self, user_id: int, mode: str, version: str,
+                               positions: tuple[int, int] = (0, 1),
+                               questions: tuple[str, ...] = ()) -> AssessmentRecord:
+        """A new open assessment; any other open one of the user is set aside (kept, not lost).
+
+        When the user finished an assessment before and it answered every context question in
+        `questions`, those answers are copied in (a retake asks "still the same business?"
+        instead of the questions) and the cursor starts at `positions[0]`, else at
+        `positions[1]`."""
         for attempt in range(3):
             try:
-                return await self._run(_start_assessment, user_id, mode, version,
-                                       _current_update_id())
+                return await self._run(_start_assessment, user_id, mode, version, positions,
+                                       questions, _current_update_id())
             except IntegrityError:  # another replica opened one at the same moment: again
                 if attempt == 2:
                     raise
@@ -544,10 +582,17 @@ class Store:
         return await self._read(unit)
 
     async def previous_scores(self, user_id: int, before_id: int) -> dict | None:
-        return await self._read(lambda conn: conn.execute(
-            select(_A.c.scores).where(_A.c.user_id == user_id, _A.c.status == "finished",
-                                      _A.c.id < before_id)
-            .order_by(_A.c.id.desc()).limit(1)).scalar())
+        """The score snapshot of the user's finished assessment before `before_id`, with the
+        content version it was taken with (`content_version`), or None."""
+        def unit(conn):
+            row = conn.execute(
+                select(_A.c.scores, _A.c.content_version)
+                .where(_A.c.user_id == user_id, _A.c.status == "finished", _A.c.id < before_id)
+                .order_by(_A.c.id.desc()).limit(1)).first()
+            if row is None or row.scores is None:
+                return None
+            return {**row.scores, "content_version": row.content_version}
+        return await self._read(unit)
 
     # --- the plan ----------------------------------------------------------------------------
     async def plan_items(self, assessment_id: int) -> list[PlanItem]:
@@ -591,6 +636,16 @@ class Store:
         return await self._read(lambda conn: list(conn.execute(
             select(_R.c.due_at).where(_R.c.user_id == user_id, _R.c.status == "pending")
             .order_by(_R.c.due_at)).scalars()))
+
+    async def move_pending_reminder(self, user_id: int, due_at: datetime) -> int:
+        """Move the user's pending check-in to `due_at` (UTC); how many rows moved (0 or 1)."""
+        async with self.session() as s:
+            result = await s.exec(update(Reminder)
+                                  .where(Reminder.user_id == user_id,
+                                         Reminder.status == "pending")
+                                  .values(due_at=due_at))
+            await s.commit()
+            return result.rowcount
 
     async def claim_due_reminders(self, now: datetime, token: str,
                                   limit: int = 50) -> list[DueReminder]:

@@ -32,7 +32,8 @@ from bot.service import Coach
 from bot.storage import Store
 
 from . import handlers as h
-from .callbacks import PATTERNS, matcher
+from .callbacks import ASSESSMENT_TAPS, PATTERNS, matcher
+from .gate import gate
 from .logs import configure_logging
 from .processing import InboxApplication, PerUserOrder, admit, burst_handler
 from .reminders import REMINDER_INTERVAL, send_due_reminders
@@ -44,7 +45,7 @@ log = logging.getLogger(__name__)
 # setMyCommands takes a two-letter language code: zh gets simplified Chinese, the rest English.
 COMMAND_LOCALES = {None: "en", "zh": "zh-Hans"}
 COMMANDS = ("start", "report", "plan", "history", "learn", "retake", "trainer", "language",
-            "privacy", "export", "delete", "help")
+            "timezone", "settings", "privacy", "export", "delete", "help")
 
 
 def build_application(
@@ -89,12 +90,13 @@ def _attach(app: Application, content: Content, store: Store) -> None:
         app.update_processor.on_burst = burst_handler(app)
     coach = Coach(content, store)
     app.bot_data["coach"] = coach
-    app.bot_data["coaching"] = Coaching(coach)
+    app.bot_data["coaching"] = Coaching(coach, app.bot_data["settings"].timezone)
 
 
 def add_handlers(app: Application) -> None:
     private = filters.ChatType.PRIVATE
-    app.add_handler(TypeHandler(Update, admit), group=-1)
+    app.add_handler(TypeHandler(Update, admit), group=-2)  # the update id, once; its user
+    app.add_handler(TypeHandler(Update, gate), group=-1)  # private chats only (chats.py)
     app.add_handler(ChatMemberHandler(h.membership_changed, ChatMemberHandler.MY_CHAT_MEMBER))
     app.add_handler(CommandHandler("start", h.start, filters=private))
     app.add_handler(CommandHandler("help", h.help_command, filters=private))
@@ -107,7 +109,9 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("history", h.history, filters=private))
     app.add_handler(CommandHandler("learn", h.learn, filters=private))
     app.add_handler(CommandHandler("retake", h.retake, filters=private))
-    for kind in ("ans", "ev", "ctx", "ok", "back", "pause"):
+    app.add_handler(CommandHandler("timezone", h.timezone_command, filters=private))
+    app.add_handler(CommandHandler("settings", h.settings_command, filters=private))
+    for kind in ASSESSMENT_TAPS:
         app.add_handler(CallbackQueryHandler(h.tap, pattern=matcher(PATTERNS[kind])))
     app.add_handler(CallbackQueryHandler(h.begin, pattern=matcher(PATTERNS["new"])))
     app.add_handler(CallbackQueryHandler(h.resume, pattern=matcher(PATTERNS["go"])))
@@ -120,9 +124,14 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CallbackQueryHandler(h.checkin_reply, pattern=matcher(PATTERNS["ci"])))
     app.add_handler(CallbackQueryHandler(h.lesson, pattern=matcher(PATTERNS["learn"])))
     app.add_handler(CallbackQueryHandler(h.report_command, pattern=matcher(PATTERNS["rep"])))
+    app.add_handler(CallbackQueryHandler(h.choose_zone, pattern=matcher(PATTERNS["tz"])))
+    app.add_handler(CallbackQueryHandler(h.zone_by_clock, pattern=matcher(PATTERNS["tzo"])))
     add_trainer_handlers(app)  # /trainer, cohort and join buttons: before the catch-all
     app.add_handler(CallbackQueryHandler(h.unknown_tap))
-    app.add_handler(MessageHandler(filters.TEXT & ~filters.COMMAND & private, h.typed))
+    # Never silent: typed text, a sticker, photo, voice note, location, contact, an unknown
+    # command ... all get the same short hint (service messages, e.g. a pin, get nothing).
+    app.add_handler(MessageHandler(private & filters.UpdateType.MESSAGE
+                                   & ~filters.StatusUpdate.ALL, h.typed))
     app.add_error_handler(h.on_error)
 
 

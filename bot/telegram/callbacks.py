@@ -2,11 +2,14 @@
 
 Assessment buttons carry the assessment id and the step position (and the option), so a tap
 can be checked against the database before anything is written:
-  ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>   ok:<aid>:<pos>
+  ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   rv:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>
+  ok:<aid>:<pos>
   back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
 Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
   rep   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>
-  learn:<dimension>
+  learn:<dimension>   tz:<IANA zone>[:<aid>:<7|30>]   tzo[:<aid>:<7|30>]
+  (tz carries the zone chosen and, when a check-in waits for it, that check-in; tzo asks for the
+  time on the user's clock)
 Every number must fit the INTEGER column it names (assessments, plan actions, reminders, cohorts:
 at most 2^31 - 1): callback data with a larger one is not ours, like any other garbage (a short
 notice, nothing done), never a database error.
@@ -30,6 +33,7 @@ _OPT = r"([a-z0-9_]{1,32})"
 PATTERNS = {
     "ans": re.compile(rf"^ans:{_ID}:{_ID}:{_OPT}$"),
     "ev": re.compile(rf"^ev:{_ID}:{_ID}:([yn])$"),
+    "rv": re.compile(rf"^rv:{_ID}:{_ID}:([yn])$"),  # a retake: the same business (y) or not
     "ctx": re.compile(rf"^ctx:{_ID}:{_ID}:{_OPT}$"),
     "ok": re.compile(rf"^ok:{_ID}:{_ID}$"),
     "back": re.compile(rf"^back:{_ID}:{_ID}$"),
@@ -45,8 +49,10 @@ PATTERNS = {
     "ci": re.compile(rf"^ci:{_ID}:(done|work|stop)$"),
     "learn": re.compile(r"^learn:([a-z_]{1,30})$"),
     "rep": re.compile(r"^rep$"),
+    "tz": re.compile(rf"^tz:([A-Za-z][A-Za-z0-9_+/-]{{0,39}})(?::{_ID}:(7|30))?$"),
+    "tzo": re.compile(rf"^tzo(?::{_ID}:(7|30))?$"),
 }
-ASSESSMENT_TAPS = ("ans", "ev", "ctx", "ok", "back", "pause")
+ASSESSMENT_TAPS = ("ans", "ev", "rv", "ctx", "ok", "back", "pause")
 
 
 def encode(action: tuple) -> str:
@@ -96,7 +102,7 @@ def keyboard(rows, assessment_id: int | None = None) -> InlineKeyboardMarkup | N
     if not rows:
         return None
     return InlineKeyboardMarkup([
-        [InlineKeyboardButton(
+        [InlineKeyboardButton(b.label, url=b.url) if b.url else InlineKeyboardButton(
             b.label,
             callback_data=encode(with_assessment(b.action, assessment_id)
                                  if assessment_id is not None else b.action))

@@ -7,7 +7,7 @@ import logging
 
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
-from telegram.error import BadRequest, Forbidden, NetworkError, TelegramError
+from telegram.error import Forbidden, TelegramError
 from telegram.ext import ContextTypes
 
 from bot.coaching import Coaching
@@ -17,6 +17,8 @@ from bot.service import Coach, Report
 from bot.storage import AssessmentRecord
 
 from .callbacks import decode, keyboard
+from .chats import is_private
+from .replies import answer, edit, send
 
 log = logging.getLogger(__name__)
 HTML = ParseMode.HTML
@@ -36,50 +38,19 @@ async def _user_locale(update: Update, context) -> tuple[int, str]:
         user = await coach_of(context).user(tg_user.id, tg_user.language_code)
     return user.id, user.language or "en"
 
-async def _send(context, chat_id: int, screen: Screen, assessment_id: int | None = None):
-    return await context.bot.send_message(
-        chat_id, screen.text, parse_mode=HTML,
-        reply_markup=keyboard(screen.buttons, assessment_id))
-
-async def _edit(query, screen: Screen, assessment_id: int | None = None) -> None:
-    """Edit the tapped message in place; "message is not modified" is a success."""
-    try:
-        await query.edit_message_text(screen.text, parse_mode=HTML,
-                                      reply_markup=keyboard(screen.buttons, assessment_id))
-    except BadRequest as exc:
-        if "not modified" not in str(exc).lower():
-            raise
-
-async def _answer(query, text: str | None = None, **kwargs) -> None:
-    """Answer a tap (stop its spinner, show a notice). [faults] Only that depends on it: a query
-    that is too old (answered already, or Telegram's time for it is up) or a network error is
-    logged, and the handler still stores the answer and updates the screen."""
-    try:
-        await query.answer(text, **kwargs)
-    except BadRequest as exc:
-        message = str(exc).lower()
-        if "query is too old" not in message and "query id is invalid" not in message:
-            raise
-        log.info("callback query not answered: too old")
-    except NetworkError as exc:  # TimedOut too; the request class has already retried
-        log.info("callback query not answered: %s", type(exc).__name__)
-
 async def _show_step(update: Update, context, record: AssessmentRecord, locale: str,
                      screen: Screen | None = None) -> None:
-    """Show the current step (or `screen`): in the tapped message if any, else a new one."""
+    """Show the current step (or `screen`): in the tapped message if any, else a new one; the
+    assessment remembers which message shows it."""
     coach = coach_of(context)
     screen = screen or coach.step_screen(record, locale)
     query = update.callback_query
-    if query is not None and query.message is not None:
-        try:
-            await _edit(query, screen, record.state.id)
-            if record.message_id != query.message.message_id:
-                await coach.store.set_message(record.state.id, query.message.message_id)
-            return
-        except BadRequest:
-            log.info("could not edit message; sending a new one")
-    message = await _send(context, update.effective_chat.id, screen, record.state.id)
-    await coach.store.set_message(record.state.id, message.message_id)
+    if query is not None:
+        message = await edit(query, screen, record.state.id)
+    else:
+        message = await send(context, update.effective_chat.id, screen, record.state.id)
+    if message is not None and record.message_id != message.message_id:
+        await coach.store.set_message(record.state.id, message.message_id)
 
 # --- commands ----------------------------------------------------------------------------------
 async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -98,7 +69,7 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
             return
     screen = coach.welcome(locale, update.effective_user.first_name, record,
                            await coach.has_report(user_id))
-    await _send(context, update.effective_chat.id, screen)
+    await send(context, update.effective_chat.id, screen)
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
@@ -108,16 +79,16 @@ async def privacy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     from .trainer import privacy_screen  # with the user's cohorts and a "leave" button each
 
     user_id, locale = await _user_locale(update, context)
-    await _send(context, update.effective_chat.id, await privacy_screen(context, user_id, locale))
+    await send(context, update.effective_chat.id, await privacy_screen(context, user_id, locale))
 
 async def language(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
-    await _send(context, update.effective_chat.id, coach_of(context).language_screen(locale))
+    await send(context, update.effective_chat.id, coach_of(context).language_screen(locale))
 
 async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """/report, or the welcome's "your latest report" button: the latest report again."""
     if update.callback_query is not None:
-        await _answer(update.callback_query)
+        await answer(update.callback_query)
     user_id, locale = await _user_locale(update, context)
     report = await coach_of(context).latest_report(user_id, locale)
     if report is None:
@@ -143,7 +114,7 @@ async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     screen = Screen(r.message("delete_confirm"),
                     ((Button(r.button("delete_confirm"), ("del", "yes")),
                       Button(r.button("cancel"), ("del", "no"))),))
-    await _send(context, update.effective_chat.id, screen)
+    await send(context, update.effective_chat.id, screen)
 
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Text typed instead of tapping: a short hint, nothing changes."""
@@ -161,7 +132,7 @@ async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
     screen = Screen(r.message("typed_hint"), ((Button(r.button("resume"),
                                                    ("go", record.state.id)),),))
-    await _send(context, update.effective_chat.id, screen)
+    await send(context, update.effective_chat.id, screen)
 
 # --- taps --------------------------------------------------------------------------------------
 async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -171,13 +142,13 @@ async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     action = decode(query.data)
     if action is None:
-        await _answer(query, coach.renderer(locale).message("invalid"))
+        await answer(query, coach.renderer(locale).message("invalid"))
         return
     result = await coach.tap(user_id, locale, action)
-    await _answer(query, result.notice)
+    await answer(query, result.notice)
     if result.report is not None:
         try:  # [faults] "report ready" on the question: the report itself matters more
-            await _edit(query, result.screen)
+            await edit(query, result.screen)
         except Forbidden:
             raise
         except TelegramError as exc:
@@ -195,11 +166,11 @@ async def begin(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
-    await _answer(query)
+    await answer(query)
     action = decode(query.data)
     record = await coach.start(user_id, action[1])
     if len(action) > 2:  # from a report or a check-in: keep that message, ask in a new one
-        message = await _send(context, update.effective_chat.id,
+        message = await send(context, update.effective_chat.id,
                               coach.step_screen(record, locale), record.state.id)
         await coach.store.set_message(record.state.id, message.message_id)
         return
@@ -211,9 +182,9 @@ async def resume(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     record = await coach.resume(user_id, decode(query.data)[1])
     if record is None:
-        await _answer(query, coach.renderer(locale).message("stale_no_assessment"))
+        await answer(query, coach.renderer(locale).message("stale_no_assessment"))
         return
-    await _answer(query)
+    await answer(query)
     report = await coach.finish_if_complete(record, locale)
     if report is not None:
         await send_report(update.effective_chat.id, context, report, locale)
@@ -226,18 +197,18 @@ async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     user_id, locale = await _user_locale(update, context)
     action = decode(query.data)
     if len(action) == 1:  # the menu
-        await _answer(query)
-        await _edit(query, coach.language_screen(locale))
+        await answer(query)
+        await edit(query, coach.language_screen(locale))
         return
     new_locale = action[1]
     await coach.set_language(user_id, new_locale)
     r = coach.renderer(new_locale)
-    await _answer(query, r.message("language_set"))
+    await answer(query, r.message("language_set"))
     record = await coach.open_assessment(user_id)
     if record is not None:  # carry on in the new language, same place
         await _show_step(update, context, record, new_locale)
     else:
-        await _edit(query, coach.welcome(new_locale, update.effective_user.first_name, None))
+        await edit(query, coach.welcome(new_locale, update.effective_user.first_name, None))
 
 async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
@@ -245,12 +216,15 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     record = await coach.owned(user_id, decode(query.data)[1])
     if record is None or record.status != "finished":
-        await _answer(query, coach.renderer(locale).message("stale_no_assessment"))
+        await answer(query, coach.renderer(locale).message("stale_no_assessment"))
         return
-    await _answer(query)
+    await answer(query)
     report = await coach.report(record, locale)
     await context.bot.send_chat_action(update.effective_chat.id, ChatAction.UPLOAD_DOCUMENT)
-    await context.bot.send_document(update.effective_chat.id, report.document.encode(),
+    from bot.report_pdf import render_off_loop  # the PDF, laid out in the chart process
+
+    pdf = await render_off_loop(report.document, report.chart)
+    await context.bot.send_document(update.effective_chat.id, pdf,
                                     filename=report.document_name,
                                     caption=coach.renderer(locale).message("document_caption"),
                                     parse_mode=HTML)
@@ -261,15 +235,15 @@ async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
     screen = await coaching_of(context).plan_screen(user_id, locale, decode(query.data)[1])
     if screen is None:
-        await _answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
+        await answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
         return
-    await _answer(query)
-    await _send(context, update.effective_chat.id, screen)
+    await answer(query)
+    await send(context, update.effective_chat.id, screen)
 
 
 async def plan_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     user_id, locale = await _user_locale(update, context)
-    await _send(context, update.effective_chat.id,
+    await send(context, update.effective_chat.id,
                 await coaching_of(context).plan_screen(user_id, locale))
 
 
@@ -280,11 +254,11 @@ async def mark_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     _, item_id, done = decode(query.data)
     marked = await coaching_of(context).mark(user_id, item_id, bool(done), locale)
     if marked is None:
-        await _answer(query, coach_of(context).renderer(locale).message("invalid"))
+        await answer(query, coach_of(context).renderer(locale).message("invalid"))
         return
     notice, screen = marked
-    await _answer(query, notice)
-    await _edit(query, screen)
+    await answer(query, notice)
+    await edit(query, screen)
 
 
 async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -294,10 +268,49 @@ async def remind(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, assessment_id, days = decode(query.data)
     screen = await coaching_of(context).schedule(user_id, assessment_id, days, locale)
     if screen is None:
-        await _answer(query, coach_of(context).renderer(locale).message("invalid"))
+        await answer(query, coach_of(context).renderer(locale).message("invalid"))
         return
-    await _answer(query)
-    await _edit(query, screen)
+    await answer(query)
+    await edit(query, screen)
+
+
+async def timezone_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/timezone: the user's zone now and the choices (check-ins arrive at their local time)."""
+    user_id, locale = await _user_locale(update, context)
+    coaching = coaching_of(context)
+    await send(context, update.effective_chat.id,
+               coaching.zone_screen(locale, await coaching.zone_of(user_id)))
+
+
+async def settings_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """/settings: language and time zone."""
+    user_id, locale = await _user_locale(update, context)
+    coaching = coaching_of(context)
+    await send(context, update.effective_chat.id,
+               coaching.settings_screen(locale, await coaching.zone_of(user_id)))
+
+
+async def choose_zone(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """tz:<zone>[:<aid>:<days>]: the user's zone; with a check-in waiting for it, scheduled."""
+    query = update.callback_query
+    user_id, locale = await _user_locale(update, context)
+    _, name, *pending = decode(query.data)
+    screen = await coaching_of(context).set_zone(user_id, name, locale,
+                                                 tuple(pending) if pending else None)
+    if screen is None:
+        await answer(query, coach_of(context).renderer(locale).message("invalid"))
+        return
+    await answer(query)
+    await edit(query, screen)
+
+
+async def zone_by_clock(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """tzo[:<aid>:<days>]: "what time is it for you now?"."""
+    query = update.callback_query
+    _, locale = await _user_locale(update, context)
+    _, *pending = decode(query.data)
+    await answer(query)
+    await edit(query, coaching_of(context).clock_screen(locale, tuple(pending) or None))
 
 
 async def checkin_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -307,10 +320,10 @@ async def checkin_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     _, reminder_id, choice = decode(query.data)
     text = await coaching_of(context).checkin_reply(user_id, reminder_id, choice, locale)
     if text is None:
-        await _answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
+        await answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
         return
-    await _answer(query)
-    await _edit(query, Screen(text))
+    await answer(query)
+    await edit(query, Screen(text))
 
 
 async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -320,7 +333,7 @@ async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 async def learn(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
-    await _send(context, update.effective_chat.id, coaching_of(context).learn_menu(locale))
+    await send(context, update.effective_chat.id, coaching_of(context).learn_menu(locale))
 
 
 async def lesson(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -329,9 +342,9 @@ async def lesson(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     _, locale = await _user_locale(update, context)
     text = coaching_of(context).lesson(decode(query.data)[1], locale)
     if text is None:
-        await _answer(query, coach_of(context).renderer(locale).message("invalid"))
+        await answer(query, coach_of(context).renderer(locale).message("invalid"))
         return
-    await _answer(query)
+    await answer(query)
     await context.bot.send_message(update.effective_chat.id, text, parse_mode=HTML)
 
 
@@ -349,17 +362,17 @@ async def confirm_delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
     coach = coach_of(context)
     user_id, locale = await _user_locale(update, context)
     r = coach.renderer(locale)
-    await _answer(query)
+    await answer(query)
     if decode(query.data)[1] == "yes":
         await coach.store.delete_user(user_id)
-        await _edit(query, Screen(r.message("deleted")))
+        await edit(query, Screen(r.message("deleted")))
     else:
-        await _edit(query, Screen(r.message("delete_cancelled")))
+        await edit(query, Screen(r.message("delete_cancelled")))
 
 async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Callback data that is not ours (forged, garbage, from an old version)."""
     _, locale = await _user_locale(update, context)
-    await _answer(update.callback_query, coach_of(context).renderer(locale).message("invalid"))
+    await answer(update.callback_query, coach_of(context).renderer(locale).message("invalid"))
 
 # --- the report --------------------------------------------------------------------------------
 async def send_report(chat_id: int, context, report: Report, locale: str) -> None:
@@ -377,8 +390,8 @@ async def send_report(chat_id: int, context, report: Report, locale: str) -> Non
         log.warning("report chart not delivered: %s", type(exc).__name__)
     await context.bot.send_message(chat_id, report.priorities, parse_mode=HTML,
                                    reply_markup=keyboard(report.buttons))
-    offer = coaching_of(context).offer(locale, report.assessment_id, report.result.weakest)
-    await _send(context, chat_id, offer)
+    offer = coaching_of(context).offer(locale, report.assessment_id, report.result.dimensions)
+    await send(context, chat_id, offer)
 
 async def membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The user blocked (kicked) or unblocked the bot: no messages to someone who left."""
@@ -396,10 +409,10 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     update_id = update.update_id if isinstance(update, Update) else None
     log.error("update %s failed: %s", update_id, type(error).__name__,
               exc_info=(type(error), error, error.__traceback__) if error else None)
-    if isinstance(error, Forbidden) and isinstance(update, Update) and update.effective_user:
+    if not isinstance(update, Update) or not is_private(update):
+        return  # a group or an update without a chat: nobody to tell, nothing to mark
+    if isinstance(error, Forbidden) and update.effective_user:
         await coach_of(context).store.set_active(update.effective_user.id, False)
-        return
-    if not isinstance(update, Update) or update.effective_chat is None:
         return
     try:
         coach = coach_of(context)
@@ -407,12 +420,9 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
             if update.effective_user else None
         locale = user.language if user and user.language else "en"
         text = coach.renderer(locale).message("error")
-        if update.callback_query is not None:
-            try:
-                await update.callback_query.answer(text)
-                return
-            except BadRequest:  # [faults] the tap was answered before the failure: a message
-                pass
+        # [faults] A tap answered before the failure can not be answered again: then a message.
+        if await answer(update.callback_query, text):
+            return
         await context.bot.send_message(update.effective_chat.id, text, parse_mode=HTML)
     except Exception as exc:  # the error report itself failed: log, never raise from here
         log.warning("could not tell the user about the error: %s", type(exc).__name__)

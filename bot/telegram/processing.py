@@ -17,6 +17,8 @@ from telegram.ext import Application, ApplicationHandlerStop, BaseUpdateProcesso
 from bot.service import locale_for
 from bot.storage.inbox import CURRENT_UPDATE, UpdateClaim, UpdateSuperseded
 
+from .chats import creates_user
+
 log = logging.getLogger("bot.updates")
 # PTB's own semaphore is held around do_process_update, so an update waiting there for its
 # user's turn would hold a slot: PTB's is made wide, the real limit is taken once it is its turn.
@@ -169,13 +171,15 @@ class InboxApplication(Application):
 
 
 async def admit(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Group -1, before any handler: claim the update in the inbox (a repeat, which Telegram
+    """Group -2, before any handler: claim the update in the inbox (a repeat, which Telegram
     sends after errors and another replica may already have taken, stops here) and load its
-    user, in one database round. Handlers find the user on `context.user_record`."""
+    user, in one database round. Handlers find the user on `context.user_record`. Only a
+    private chat's message, edit or tap creates a user (chats.creates_user): a group, a channel
+    or an update kind the bot does not serve stores nobody (context.user_record is None)."""
     if not isinstance(update, Update):
         return
     coach = context.application.bot_data["coach"]
-    user = update.effective_user
+    user = update.effective_user if creates_user(update) else None
     claim = CURRENT_UPDATE.get()
     owner = claim.owner if claim is not None else context.application.bot_data["replica"]
     first, record = await coach.store.admit(

@@ -24,6 +24,8 @@ from telegram.ext import Application
 from bot.config import Settings
 from bot.storage import Store
 
+from .chats import ALLOWED_UPDATES
+
 log = logging.getLogger(__name__)
 POLL_TIMEOUT = 10  # seconds a getUpdates long poll waits at Telegram
 TAKE_UP_EVERY = 5.0  # seconds between looks for updates whose replica died
@@ -110,7 +112,7 @@ class Polling:
         while not stop.is_set():
             try:
                 updates = await bot.get_updates(offset=offset, timeout=POLL_TIMEOUT,
-                                                allowed_updates=Update.ALL_TYPES)
+                                                allowed_updates=list(ALLOWED_UPDATES))
             except InvalidToken:
                 raise
             except (NetworkError, Conflict, RetryAfter) as exc:  # Conflict: another poller

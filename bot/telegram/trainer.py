@@ -34,6 +34,7 @@ from bot.storage.cohorts import CohortInfo, CohortStore
 
 from . import handlers as h
 from .callbacks import matcher
+from .replies import answer, edit, send
 
 log = logging.getLogger(__name__)
 HTML = ParseMode.HTML
@@ -98,10 +99,10 @@ def _pack(parts: list[str]) -> list[str]:
 
 async def _show(update: Update, context, screen: Screen) -> None:
     """In the tapped message if this is a tap, else as a new message."""
-    if update.callback_query is not None and update.callback_query.message is not None:
-        await h._edit(update.callback_query, screen)
+    if update.callback_query is not None:
+        await edit(update.callback_query, screen)
     else:
-        await h._send(context, update.effective_chat.id, screen)
+        await send(context, update.effective_chat.id, screen)
 
 
 # --- screens -----------------------------------------------------------------------------------
@@ -112,7 +113,7 @@ async def menu_screen(context, user_id: int, r: Renderer) -> Screen:
     elif not await _store(context).owned(user_id, limit=1):
         return Screen(r.message("trainer.not_allowed"))
     rows.append((Button(_label(r, "list"), ("tr", "list")),))
-    return Screen(r.message("trainer.menu", min_group=MIN_GROUP), tuple(rows))
+    return Screen(r.message("trainer.menu", count=MIN_GROUP), tuple(rows))
 
 
 async def list_screen(context, user_id: int, r: Renderer) -> Screen:
@@ -155,8 +156,15 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Scree
         values["change"] = Markup("\n").join(lines)
     text = r.message("trainer.dashboard", name=cohort.name, closed=not cohort.open,
                   joined=board.joined, started=board.started, finished=board.finished,
-                  shared=board.shared, visible=board.visible, retakers=board.retakers,
-                  held_back=board.held_back, min_group=MIN_GROUP, **names, **values)
+                  shared=board.shared, visible=board.visible,
+                  held_back=r.message("trainer.held_back", count=board.held_back,
+                                      min_group=MIN_GROUP) if board.held_back else "",
+                  change_title=r.message("trainer.change_title", count=board.retakers),
+                  change_pending=r.message("trainer.change_pending", count=MIN_GROUP,
+                                           retakers=board.retakers),
+                  hidden_below=r.message("trainer.hidden_below", count=MIN_GROUP,
+                                         finished=board.finished),
+                  **names, **values)
     cid = cohort.id
     rows = [(Button(_label(r, "refresh"), ("tr", "dash", cid)),),
             (Button(_label(r, "csv"), ("tr", "csv", cid)),
@@ -180,20 +188,17 @@ def workshop_messages(r: Renderer, weakest: tuple[str, ...]) -> list[str]:
     return _pack(parts) if len(parts) > 1 else []
 
 
-def cohort_chart(r: Renderer, en: Renderer, board: Dashboard) -> ChartData:
+def cohort_chart(r: Renderer, board: Dashboard) -> ChartData:
     dims = r.content.bank.dimensions
 
     def values(a):
         return tuple(float(a.dimensions.get(d) or 0.0) for d in dims)
 
     series = [(str(r.message("trainer.chart_latest")), values(board.average), "solid")]
-    fallback = [str(en.message("trainer.chart_latest"))]
     if board.first is not None and board.change is not None:
         series.append((str(r.message("trainer.chart_start")), values(board.first), "dashed"))
-        fallback.append(str(en.message("trainer.chart_start")))
     return ChartData(labels=tuple(r.model(f"dimensions.{d}.short") for d in dims),
-                     fallback_labels=tuple(en.model(f"dimensions.{d}.short") for d in dims),
-                     series=tuple(series), fallback_names=tuple(fallback))
+                     series=tuple(series), locale=r.locale)
 
 
 # --- /trainer and the menu ---------------------------------------------------------------------
@@ -201,7 +206,7 @@ async def trainer_command(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     user_id, locale = await h._user_locale(update, context)
     await _store(context).take_prompt(user_id)  # a fresh menu forgets a half-typed name
     r = h.coach_of(context).renderer(locale)
-    await h._send(context, update.effective_chat.id, await menu_screen(context, user_id, r))
+    await send(context, update.effective_chat.id, await menu_screen(context, user_id, r))
 
 
 async def menu_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -212,14 +217,14 @@ async def menu_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     store = _store(context)
     if kind == "new":
         if not _may_create(context, user_id):
-            await query.answer(r.message("trainer.not_allowed"), show_alert=True)
+            await answer(query, r.message("trainer.not_allowed"), show_alert=True)
             return
         await store.set_prompt(user_id, "new")
-        await query.answer()
+        await answer(query)
         await _show(update, context, Screen(r.message("trainer.ask_name"), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
         return
-    await query.answer()
+    await answer(query)
     if kind == "cancel":
         await store.take_prompt(user_id)
         screen = await menu_screen(context, user_id, r)
@@ -231,11 +236,12 @@ async def menu_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 
 
 async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bool:
-    """A typed cohort name, if the bot asked this user for one; False leaves the text to others.
-    The name is never logged."""
+    """A typed cohort name, if the bot asked this user for one; False leaves the message to
+    others. While a name is awaited, anything else that is not a command (a sticker, a photo)
+    is asked again for. The name is never logged."""
     tg_user = update.effective_user
     message = update.effective_message
-    if tg_user is None or message is None or message.text is None:
+    if tg_user is None or message is None or (message.text or "").startswith("/"):
         return False
     store = _store(context)
     pending = await store.prompt(tg_user.id)
@@ -244,9 +250,10 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     user_id, locale = await h._user_locale(update, context)
     r = h.coach_of(context).renderer(locale)
     chat_id = update.effective_chat.id
-    name = clean_name(message.text)
+    name = clean_name(message.text) if message.text is not None else None
     if name is None:  # ask again; the marker stays
-        await h._send(context, chat_id, Screen(r.message("trainer.name_invalid"), (
+        await store.refuse_name(user_id, message.message_id)
+        await send(context, chat_id, Screen(r.message("trainer.name_invalid"), (
             (Button(_label(r, "cancel"), ("tr", "cancel")),),)))
         return True
     if not await store.take_prompt(user_id):
@@ -254,20 +261,51 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
     kind, cohort_id = pending
     if kind == "new":
         if not _may_create(context, user_id):
-            await h._send(context, chat_id, Screen(r.message("trainer.not_allowed")))
+            await send(context, chat_id, Screen(r.message("trainer.not_allowed")))
             return True
-        cohort = await store.create(user_id, name, tg_user.first_name or "")
+        cohort = await store.create(user_id, name, tg_user.first_name or "", message.message_id)
         log.info("cohort %s created", cohort.id)
         await send_link(update, context, cohort, r, created=True)
         return True
     cohort = await _authorised(context, user_id, cohort_id)
     if cohort is None:
-        await h._send(context, chat_id, Screen(r.message("invalid")))
+        await send(context, chat_id, Screen(r.message("invalid")))
         return True
-    await store.rename(cohort.id, name)
-    await h._send(context, chat_id, Screen(r.message("trainer.renamed", name=name), (
+    await store.rename(cohort.id, name, message.message_id)
+    await send(context, chat_id, Screen(r.message("trainer.renamed", name=name), (
         (Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
     return True
+
+
+async def consume_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """An edited message (never a command, never a hint). Editing the message that named a
+    cohort renames it (a typo fixed: no second cohort); editing a message sent while the bot
+    waits for a name counts as typing that name. Any other edit changes nothing."""
+    message = update.edited_message
+    text = message.text
+    if text is None or text.startswith("/"):
+        return
+    store = _store(context)
+    user_id, locale = await h._user_locale(update, context)
+    cohort = await store.named_by(user_id, message.message_id)
+    if cohort is not None:
+        name = clean_name(text)
+        if name is None or name == cohort.name:
+            return  # an edit that is no name keeps the one the cohort has
+        await store.rename(cohort.id, name)
+        r = h.coach_of(context).renderer(locale)
+        await send(context, update.effective_chat.id, Screen(
+            r.message("trainer.renamed", name=name),
+            ((Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
+        return
+    waiting = await store.prompt_since(user_id)
+    if waiting is None:
+        return
+    asked, refused = waiting
+    # The message refused as a name, or one sent after the question (Telegram's dates have
+    # whole seconds: a message of the question's second may be older than it).
+    if message.message_id == refused or message.date > asked.replace(microsecond=0):
+        await consume_text(update, context)
 
 
 async def send_link(update: Update, context, cohort: CohortInfo, r: Renderer,
@@ -278,9 +316,9 @@ async def send_link(update: Update, context, cohort: CohortInfo, r: Renderer,
     buttons = ((Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),
                (Button(_label(r, "back"), ("tr", "list")),))
     if created:
-        await h._send(context, chat_id, Screen(
+        await send(context, chat_id, Screen(
             r.message("trainer.created", name=cohort.name, link=link, trainer=cohort.trainer_name,
-                   min_group=MIN_GROUP), buttons))
+                   count=MIN_GROUP), buttons))
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
     png = await asyncio.to_thread(qr_png, link)
     await context.bot.send_photo(chat_id, png, caption=r.message("trainer.qr_caption",
@@ -300,9 +338,9 @@ async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
         return
     cohort = await _authorised(context, user_id, cohort_id)
     if cohort is None:  # not theirs, or no such cohort: the same answer, nothing done
-        await query.answer(r.message("invalid"))
+        await answer(query, r.message("invalid"))
         return
-    await query.answer()
+    await answer(query)
     store = _store(context)
     if kind == "dash":
         await send_dashboard(update, context, cohort, r)
@@ -328,7 +366,7 @@ async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 async def send_dashboard(update: Update, context, cohort: CohortInfo, r: Renderer) -> None:
     """The numbers (in the tapped message), then the chart and the workshop ideas, which only
     exist from MIN_GROUP finished participants up."""
-    from bot.chart import render_radar
+    from bot.chart import render_off_loop
 
     coach = h.coach_of(context)
     bank = coach.content.bank
@@ -339,9 +377,9 @@ async def send_dashboard(update: Update, context, cohort: CohortInfo, r: Rendere
     chat_id = update.effective_chat.id
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-        png = await asyncio.to_thread(render_radar, cohort_chart(r, coach.renderer("en"), board))
+        png = await render_off_loop(cohort_chart(r, board))
         await context.bot.send_photo(chat_id, png, parse_mode=HTML, caption=r.message(
-            "trainer.chart_caption", name=cohort.name, finished=board.finished,
+            "trainer.chart_caption", name=cohort.name, count=board.finished,
             change=board.change is not None))
     except Forbidden:
         raise
@@ -392,7 +430,7 @@ async def join_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE, payloa
         (Button(_label(r, "join_aggregate"), ("cj", cohort.code, "a")),),
         (Button(_label(r, "join_no"), ("cj", cohort.code, "n")),),
     ))
-    await h._send(context, update.effective_chat.id, screen)
+    await send(context, update.effective_chat.id, screen)
     return True
 
 
@@ -405,7 +443,7 @@ async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     code, choice = JOIN_TAP.match(query.data).groups()
     store = _store(context)
     cohort = await store.by_code(code)
-    await query.answer()
+    await answer(query)
     if cohort is None or not cohort.open:
         text = r.message("trainer.join_unknown")
     elif choice == "n":
@@ -416,9 +454,9 @@ async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         joined = await store.join(cohort.id, user_id, consent)
         text = r.message(f"trainer.joined_{consent}", name=cohort.name) if joined \
             else r.message("trainer.join_unknown")
-    await h._edit(query, Screen(text))
+    await edit(query, Screen(text))
     record = await coach.open_assessment(user_id)
-    await h._send(context, update.effective_chat.id,
+    await send(context, update.effective_chat.id,
                   coach.welcome(locale, update.effective_user.first_name, record))
 
 
@@ -443,8 +481,8 @@ async def leave(update: Update, context, cohort_id: int, r: Renderer) -> None:
     store = _store(context)
     cohort = await store.get(cohort_id)
     if cohort is None or not await store.leave(cohort_id, user_id):
-        await query.answer(r.message("invalid"))
+        await answer(query, r.message("invalid"))
         return
-    await query.answer()
-    await h._send(context, update.effective_chat.id,
+    await answer(query)
+    await send(context, update.effective_chat.id,
                   Screen(r.message("trainer.left", name=cohort.name)))

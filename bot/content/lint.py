@@ -1,0 +1,151 @@
+"""The wording rules of content/lint.yaml, applied by `content check` to every rendering.
+
+- **Fit rules** (`rules`): every text of every current item (question, options, check, label,
+  every recommendation) is rendered for every kind of business in the persona matrix (each sector
+  x team sizes x channel sets of lint.yaml), and no rendering for a business a rule covers (its
+  `when`, an expression over the business context) may contain one of its words: a solo owner is
+  never told about staff, a business without premises never about its till.
+- **zh-Hant rules** (`zh-Hant`): no zh-Hant text (current and archived) contains a known
+  mis-conversion or Mainland term (`forbidden`, regular expressions), and quotations use 「」.
+
+Rendering every template once per *distinct* combination of the variables it reads keeps the
+matrix cheap: most texts read one or two variables.
+"""
+
+from __future__ import annotations
+
+import itertools
+import re
+from pathlib import Path
+from typing import Any
+
+import yaml
+from jinja2 import TemplateError, meta
+
+from bot.domain.context import CHANNELS
+
+from .loader import Content, Problem, _flatten
+
+
+def _load(content: Content) -> dict[str, Any]:
+    return yaml.safe_load((content.directory / "lint.yaml").read_text(encoding="utf-8")) or {}
+
+
+def personas(content: Content, config: dict[str, Any]) -> list[dict[str, tuple[str, ...]]]:
+    """The context answers of every business the check renders for."""
+    sectors = next(q.options for q in content.bank.context if q.id == "sector")
+    matrix = config.get("personas") or {}
+    sizes = matrix.get("sizes") or ["solo", "t2_5"]
+    channel_sets = matrix.get("channel_sets") or [[c] for c in CHANNELS]
+    return [{"sector": (sector,), "team": (size,), "channels": tuple(channels)}
+            for sector, size, channels in itertools.product(sectors, sizes, channel_sets)]
+
+
+def _words(words: list[str], locale: str) -> re.Pattern:
+    """English words match whole words (any case); Chinese ones anywhere."""
+    alternatives = "|".join(re.escape(w) for w in sorted(words, key=len, reverse=True))
+    return re.compile(rf"\b(?:{alternatives})\b" if locale == "en" else alternatives,
+                      re.IGNORECASE)
+
+
+def _describe(answers: dict[str, tuple[str, ...]]) -> str:
+    return ", ".join(f"{k} {'+'.join(v)}" for k, v in answers.items())
+
+
+def fit_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
+    from .render import Renderer
+
+    problems: list[Problem] = []
+    env = content.env
+    rules = []
+    for name, rule in (config.get("rules") or {}).items():
+        when = env.compile_expression(rule["when"])
+        rules.append((name, when, {loc: _words(ws, loc) for loc, ws in rule["words"].items()}))
+    businesses = personas(content, config)
+    for locale in content.texts:
+        r = Renderer(content, locale)
+        contexts = []
+        for answers in businesses:
+            business = r.business(answers)
+            flags = tuple(bool(when(**business)) for _, when, _ in rules)
+            contexts.append((answers, business, flags))
+        for item in content.bank.items:
+            path = f"locales/{locale}/items/{item.dimension}.yaml"
+            text = r.items[item.id]
+            fields = {"label": text.label, "question": text.question}
+            if text.check:
+                fields["check"] = text.check
+            for oid, option in text.options.items():
+                fields[f"options.{oid}.text"] = option.text
+                fields[f"options.{oid}.label"] = option.label
+            for level, rec in text.recommendations.items():
+                for f in ("title", "what", "first_step", "metric"):
+                    fields[f"recommendations.{level}.{f}"] = getattr(rec, f)
+            asked = [c for c in contexts if item.applies_to(c[1])]
+            for field_path, source in fields.items():
+                try:
+                    names = meta.find_undeclared_variables(env.parse(str(source)))
+                except TemplateError:
+                    continue  # reported by the loader
+                seen: set[tuple] = set()
+                reported = False
+                for answers, business, flags in asked:
+                    # One rendering per distinct input it reads and rule it falls under.
+                    key = (tuple(repr(business.get(n)) for n in sorted(names)), flags)
+                    if key in seen:
+                        continue
+                    seen.add(key)
+                    try:
+                        out = str(r.item_text(item.id, field_path, business))
+                    except TemplateError as exc:
+                        problems.append(Problem(path, item.id, field_path,
+                                                f"render ({_describe(answers)}): {exc}"))
+                        break
+                    for (name, _, words), applies in zip(rules, flags, strict=True):
+                        if not applies or locale not in words:
+                            continue
+                        found = words[locale].search(out)
+                        if found:
+                            problems.append(Problem(
+                                path, item.id, field_path,
+                                f"{name}: {found.group(0)!r} for {_describe(answers)}: "
+                                f"{out[:80]}"))
+                            reported = True
+                            break
+                    if reported:
+                        break
+    return problems
+
+
+def hant_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
+    rules = config.get("zh-Hant") or {}
+    forbidden = [re.compile(p) for p in rules.get("forbidden") or []]
+    quotes = rules.get("quotes") or []
+    problems: list[Problem] = []
+    files = sorted((content.directory / "locales" / "zh-Hant").rglob("*.yaml"))
+    files += sorted(content.directory.glob("archive/*/locales/zh-Hant/**/*.yaml"))
+    for file in files:
+        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        rel = str(file.relative_to(content.directory))
+        for key, value in _flatten(data).items():
+            if not isinstance(value, str):
+                continue
+            for pattern in forbidden:
+                found = pattern.search(value)
+                if found:
+                    problems.append(Problem(rel, key, "zh-Hant",
+                                            f"{found.group(0)!r} is not Taiwan usage "
+                                            f"(lint.yaml): {value[:60]}"))
+            for mark in quotes:
+                if mark in value:
+                    problems.append(Problem(rel, key, "zh-Hant", f"quotes: {mark} (use 「」)"))
+                    break
+    return problems
+
+
+def lint_problems(content: Content) -> list[Problem]:
+    config = _load(content)
+    return fit_problems(content, config) + hant_problems(content, config)
+
+
+__all__ = ["lint_problems", "personas", "Path"]
