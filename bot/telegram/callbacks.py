@@ -18,7 +18,6 @@ notice, nothing done), never a database error.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
@@ -80,15 +79,19 @@ def ids_fit(groups) -> bool:
     return all(int(g) <= MAX_ID for g in groups if g and g.isdigit())
 
 
-def matcher(pattern: re.Pattern) -> Callable[[object], bool]:
+class matcher:  # noqa: N801 (used like a function: pattern=matcher(...))
     """A CallbackQueryHandler pattern: the regex matches and every number in it fits its column.
-    Anything else falls through to the catch-all (`handlers.unknown_tap`)."""
-    def match(data: object) -> bool:
+    Anything else falls through to the catch-all (`handlers.unknown_tap`). `.pattern` is the
+    regex's source, as on a compiled pattern."""
+
+    def __init__(self, regex: re.Pattern) -> None:
+        self.regex, self.pattern = regex, regex.pattern
+
+    def __call__(self, data: object) -> bool:
         if not isinstance(data, str) or len(data.encode()) > MAX_BYTES:
             return False
-        found = pattern.match(data)
+        found = self.regex.match(data)
         return found is not None and ids_fit(found.groups())
-    return match
 
 
 def with_assessment(action: tuple, assessment_id: int) -> tuple:
