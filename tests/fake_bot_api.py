@@ -76,6 +76,7 @@ class FakeBotApi:
         self.messages: dict[int, dict[int, Message]] = {}
         self.unknown: list[str] = []
         self.holds: list[Hold] = []
+        self.latency = 0.0  # seconds every call but getUpdates takes
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -151,6 +152,8 @@ class FakeBotApi:
     def handle(self, method: str, params: dict, files: dict) -> tuple[int, dict]:
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
+        if self.latency:  # a round trip to Telegram
+            time.sleep(self.latency)
         with self._cond:
             held = next((h for h in self.holds if h.method == method and h.match(params)), None)
             if held is not None:
@@ -363,6 +366,7 @@ class Hold:
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # a bot opening many connections at once is not turned away
     def handle_error(self, request, client_address) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed bot's connection
             super().handle_error(request, client_address)

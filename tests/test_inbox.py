@@ -161,7 +161,9 @@ def report(kind: str, sent: Sent, effects: dict, replies: dict, kills: int) -> t
 
 @pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL], ids=["sigterm", "sigkill"])
 def test_a_full_queue_survives_sigterm_and_sigkill(api, pg_database, tmp_path, sig):
-    bot = replica(api, pg_database, tmp_path, "hook", DRAIN_SECONDS="40")
+    api.latency = 0.02  # Telegram's round trip: the bot falls behind, its queue fills
+    bot = replica(api, pg_database, tmp_path, "hook", DRAIN_SECONDS="40",
+                  MAX_CONCURRENT_UPDATES="8")
     bot.start()
     try:
         sent = post_all([bot], api, UPDATES)
@@ -196,7 +198,8 @@ def test_a_killed_replica_s_updates_are_taken_up_by_the_other(api, pg_database, 
     """Two webhook replicas on one database; one is SIGKILLed with a full queue and not
     restarted: the other takes up its updates once their lease runs out."""
     lease = {"INBOX_LEASE_SECONDS": "2"}
-    one = replica(api, pg_database, tmp_path, "one", **lease)
+    api.latency = 0.02  # Telegram's round trip: the replica to be killed falls behind
+    one = replica(api, pg_database, tmp_path, "one", MAX_CONCURRENT_UPDATES="2", **lease)
     two = replica(api, pg_database, tmp_path, "two", **lease)
     one.start()
     two.start()
