@@ -5,15 +5,14 @@ FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 PYTHONUNBUFFERED=1 \
     UV_COMPILE_BYTECODE=1 UV_LINK_MODE=copy UV_PROJECT_ENVIRONMENT=/app/.venv \
-    DATABASE_URL=sqlite+aiosqlite:////data/bot.db \
-    MPLCONFIGDIR=/tmp/matplotlib
+    DATABASE_URL=sqlite+aiosqlite:////data/bot.db
 
 RUN python3 -m pip install --no-cache-dir uv
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --locked --no-dev --no-install-project
 COPY bot ./bot
-# content/ carries the wording, the cited articles and the CJK fonts of the charts (content/fonts)
+# content/ carries the wording, the cited articles and the fonts of the charts (content/fonts)
 COPY content ./content
 COPY README.md ./
 

@@ -47,12 +47,19 @@ def _build_hant(args) -> int:
 
 def _fonts_build(args) -> int:
     from bot.content import ContentError
-    from bot.content.fontbuild import DEFAULT_SOURCE, FontSourceMissing, build, missing_glyphs
+    from bot.content.fontbuild import (
+        DEFAULT_SOURCE,
+        DEFAULT_SYMBOL_SOURCE,
+        FontSourceMissing,
+        build,
+        missing_glyphs,
+    )
     from bot.content.loader import DEFAULT_CONTENT_DIR
 
     content = Path(args.content) if args.content else DEFAULT_CONTENT_DIR
     try:
-        built = build(Path(args.source) if args.source else DEFAULT_SOURCE, content)
+        built = build(Path(args.source) if args.source else DEFAULT_SOURCE, content,
+                      Path(args.symbols) if args.symbols else DEFAULT_SYMBOL_SOURCE)
     except FontSourceMissing as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
@@ -198,11 +205,14 @@ def build_parser() -> argparse.ArgumentParser:
     hant.add_argument("--content", help="content folder (default: ./content)")
     hant.set_defaults(func=_build_hant)
 
-    fonts = sub.add_parser("fonts", help="the CJK fonts in content/fonts")
+    fonts = sub.add_parser("fonts", help="the fonts in content/fonts")
     fsub = fonts.add_subparsers(dest="fonts_command", required=True)
-    fbuild = fsub.add_parser("build", help="subset Noto Sans CJK into content/fonts (build time)")
+    fbuild = fsub.add_parser("build", help="subset Noto Sans CJK and DejaVu Sans into "
+                             "content/fonts (build time)")
     fbuild.add_argument("--source", help="folder with NotoSansCJK-Regular.ttc and "
                         "NotoSansCJK-Bold.ttc (default: /usr/share/fonts/opentype/noto)")
+    fbuild.add_argument("--symbols", help="folder with DejaVuSans.ttf and DejaVuSans-Bold.ttf "
+                        "(default: /usr/share/fonts/truetype/dejavu)")
     fbuild.add_argument("--content", help="content folder (default: ./content)")
     fbuild.set_defaults(func=_fonts_build)
 

@@ -188,7 +188,7 @@ async def bench_reports(coach, user_ids: list[int], at_once: int) -> tuple[list[
         await render_off_loop(report.chart)
         return (time.perf_counter() - started) * 1000
 
-    await one(user_ids[0])  # the chart process starts and imports matplotlib once
+    await one(user_ids[0])  # the chart process starts and loads the fonts once
     sequential = [await one(uid) for uid in user_ids[:50]]
     lag, _ = await loop_lag_during(asyncio.gather(*(one(uid) for uid in user_ids[:at_once])))
     return sequential, lag

@@ -4,11 +4,18 @@ No Telegram and no database here. The input is the score snapshots stored on fin
 assessments (``Result.as_snapshot()``: dimensions, indices, overall), never the answers, so a
 dashboard of 10,000 participants is one query plus a pass over plain dicts.
 
-Privacy rules, enforced here and nowhere else:
-- aggregates (averages, weakest areas, the CSV's aggregate block, the participants' overlay) only
-  when at least MIN_GROUP participants have finished;
-- the start-of-course vs latest change only when at least MIN_GROUP participants have two results;
-- individual rows only for participants whose consent is "share".
+Privacy rules, enforced here and nowhere else (`counting`):
+- individual rows only for participants whose consent is "share";
+- participants who chose "averages only" go into an aggregate in blocks of MIN_GROUP, in the
+  order they first finished (5 of them count when there are 5 to 9, 10 from 10 to 14, ...): the
+  trainer can read the sharers' rows, so one, two or four of them averaged in with the sharers
+  could be worked out by subtraction; and since a block only ever grows by MIN_GROUP at a time,
+  comparing two refreshes gives an average of five of them, never one;
+- an aggregate (averages, weakest areas, the chart, the CSV's aggregate block, the participants'
+  overlay) only when at least MIN_GROUP participants are counted in it; the start-of-course vs
+  latest change likewise over participants with two results.
+What remains visible: a counted participant's own change between two of their results moves
+the average by that change over N, when nothing else changed in between.
 """
 
 from __future__ import annotations
@@ -56,18 +63,65 @@ def clean_name(text: str | None) -> str | None:
     return name
 
 
-def qr_png(data: str, pixels: int = 1200) -> bytes:
-    """A QR code of `data` as a PNG about `pixels` wide: sharp enough for a slide or a print.
-    Slow-ish (tens of ms): adapters call it in a worker thread."""
+def qr_png(data: str, pixels: int = 1200, name: str | None = None, caption: str | None = None,
+           link: str | None = None, locale: str = "en") -> bytes:
+    """A QR code of `data` as a PNG `pixels` wide, sharp enough for a slide or a print; with
+    `name` (bold, up to two lines) and `caption` above it and `link` (the text to type) below,
+    in the project's fonts. The code keeps its white quiet zone of 4 modules; nothing is drawn
+    on it. Slow-ish (tens of ms): adapters call it in a worker thread.
+
+    Raises FileNotFoundError when content/fonts is incomplete."""
     import qrcode
+    from PIL import Image, ImageDraw
     from qrcode.constants import ERROR_CORRECT_M
 
-    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, box_size=10, border=4)
+    from bot import draw
+
+    qr = qrcode.QRCode(error_correction=ERROR_CORRECT_M, border=4)
     qr.add_data(data)
     qr.make(fit=True)
-    qr.box_size = max(10, pixels // (qr.modules_count + 2 * qr.border))
+    matrix = qr.get_matrix()  # with the border: the quiet zone
+    ink, muted = (26, 32, 44), (74, 85, 104)
+    margin = pixels // 16
+    words_w = pixels - 2 * margin
+    code_w = pixels if not (name or caption or link) else int(pixels * 0.8)
+    box = max(1, code_w // len(matrix))
+    code_w = box * len(matrix)
+    lines: list[tuple[str, int, bool, tuple]] = []
+    if name:
+        size = pixels // 18
+        lines += [(t, size, True, ink) for t in draw.wrap(name, size, words_w, locale, True)]
+    if caption:
+        size = draw.fit(caption, pixels // 30, words_w, locale)
+        lines.append((caption, size, False, muted))
+    below: list[tuple[str, int, bool, tuple]] = []
+    if link:
+        below.append((link, draw.fit(link, pixels // 36, words_w, locale), False, muted))
+    # the quiet zone (4 modules) separates the code from the words; `pad` keeps descenders
+    # (g, p, y) out of it
+    pad = pixels // 50
+    above_h = sum(int(size * 1.35) for _, size, _, _ in lines) + (pad if lines else 0)
+    below_h = sum(int(size * 1.35) for _, size, _, _ in below) + (pad if below else 0)
+    top = margin // 2 if lines else 0
+    height = top + above_h + code_w + below_h + (margin // 2 if below else 0)
+    image = Image.new("RGB", (pixels, height), (255, 255, 255))
+    pen = ImageDraw.Draw(image)
+    y = top
+    for text, size, bold, colour in lines:
+        draw.text(pen, (pixels / 2, y), text, size, locale, colour, bold, "mt")
+        y += int(size * 1.35)
+    x0, y0 = (pixels - code_w) // 2, y + (pad if lines else 0)
+    for r, row in enumerate(matrix):
+        for c, dark in enumerate(row):
+            if dark:
+                pen.rectangle((x0 + c * box, y0 + r * box, x0 + (c + 1) * box - 1,
+                               y0 + (r + 1) * box - 1), fill=(0, 0, 0))
+    y = y0 + code_w + (pad if below else 0)
+    for text, size, bold, colour in below:
+        draw.text(pen, (pixels / 2, y), text, size, locale, colour, bold, "mt")
+        y += int(size * 1.35)
     buffer = io.BytesIO()
-    qr.make_image(fill_color="black", back_color="white").save(buffer, format="PNG")
+    image.save(buffer, format="PNG")
     return buffer.getvalue()
 
 
@@ -108,21 +162,63 @@ class Averages:
 
 
 @dataclass(frozen=True)
+class Counting:
+    """Who goes into one aggregate, and what it would take to show it."""
+
+    sharing: int  # participants who share their scores: always counted
+    private: int  # participants who chose averages only
+    private_counted: int  # of those, counted: a multiple of MIN_GROUP
+
+    @property
+    def counted(self) -> int:
+        return self.sharing + self.private_counted
+
+    @property
+    def finished(self) -> int:
+        return self.sharing + self.private
+
+    @property
+    def visible(self) -> bool:
+        return self.counted >= MIN_GROUP
+
+    @property
+    def waiting(self) -> int:
+        """Averages-only participants not counted yet."""
+        return self.private - self.private_counted
+
+    @property
+    def private_needed(self) -> int:
+        """More averages-only participants before the waiting ones count (0: none wait)."""
+        return MIN_GROUP - self.waiting if self.waiting else 0
+
+    @property
+    def sharing_needed(self) -> int:
+        """More sharing participants before the aggregate shows (0: it shows)."""
+        return max(0, MIN_GROUP - self.counted)
+
+
+@dataclass(frozen=True)
 class Dashboard:
     joined: int
     started: int
     finished: int  # participants with at least one finished assessment
     shared: int  # of those, how many agreed to share their rows
-    average: Averages | None  # each participant's latest result; None below MIN_GROUP
+    average: Averages | None  # each counted participant's latest result; None while hidden
     weakest: tuple[str, ...] = ()
-    retakers: int = 0  # participants with two results or more
-    change: Averages | None = None  # latest minus first; None below MIN_GROUP retakers
+    retakers: int = 0  # participants with two results or more (counted or not)
+    change: Averages | None = None  # latest minus first; None while hidden
     first: Averages | None = field(default=None, repr=False)
-    held_back: int = 0  # "aggregates only" participants not counted yet (fewer than MIN_GROUP)
+    latest_count: Counting = Counting(0, 0, 0)  # who is in `average`
+    change_count: Counting = Counting(0, 0, 0)  # who is in `change` and `first`
 
     @property
     def visible(self) -> bool:
         return self.average is not None
+
+    @property
+    def held_back(self) -> int:
+        """Averages-only participants not counted in the average yet."""
+        return self.latest_count.waiting
 
 
 def by_member(rows: Iterable[Finished]) -> dict[int, tuple[Finished, Finished]]:
@@ -146,8 +242,8 @@ def _averages(means: Sequence[float | None], dimensions: Sequence[str], indices:
                     dict(zip(indices, means[nd:nd + ni], strict=True)), means[nd + ni])
 
 
-def average(vectors: Sequence[tuple], dimensions: Sequence[str],
-            indices: Sequence[str]) -> Averages:
+def average_of(vectors: Sequence[tuple], dimensions: Sequence[str],
+               indices: Sequence[str]) -> Averages:
     """The mean of each dimension, index and the overall score over some Finished.values
     (a column at a time: 10,000 participants take milliseconds)."""
     width = len(dimensions) + len(indices) + 1
@@ -168,20 +264,35 @@ def change(pairs: Sequence[tuple[tuple, tuple]], dimensions: Sequence[str],
 
 def weakest(averages: dict[str, float | None], dimensions: Sequence[str],
             count: int = WEAKEST) -> tuple[str, ...]:
-    """The lowest averages (ties in the bank's order); dimensions without a value are skipped."""
+    """The lowest averages (ties in the bank's order); dimensions without a value are skipped.
+    Empty when every dimension has the same average: then none is weaker than another."""
     scored = [(v, n, d) for n, d in enumerate(dimensions)
               if (v := averages.get(d)) is not None]
+    if len({v for v, _, _ in scored}) <= 1:
+        return ()
     return tuple(d for _, _, d in sorted(scored)[:count])
 
 
+def counting(members: dict[int, tuple[Finished, Finished]]
+             ) -> tuple[dict[int, tuple[Finished, Finished]], Counting]:
+    """The members whose results go into an aggregate, and the numbers behind that choice.
+
+    Sharing members always count. Averages-only members count in blocks of MIN_GROUP, the
+    earliest first finished first: with fewer of them, the aggregate minus the shared rows
+    the trainer can read would give their scores away (one of them: exactly), and a block that
+    grows one at a time would give away each newcomer's scores between two refreshes."""
+    private = sorted((m for m, (_, latest) in members.items() if latest.consent != "share"),
+                     key=lambda m: (members[m][0].finished_at is not None,
+                                    members[m][0].finished_at, members[m][0].assessment_id, m))
+    counted_private = set(private[:len(private) // MIN_GROUP * MIN_GROUP])
+    chosen = {m: v for m, v in members.items()
+              if v[1].consent == "share" or m in counted_private}
+    return chosen, Counting(len(members) - len(private), len(private), len(counted_private))
+
+
 def counted(members: dict[int, tuple[Finished, Finished]]) -> dict[int, tuple[Finished, Finished]]:
-    """The members whose results go into averages. Those who chose "aggregates only" count
-    once there are at least MIN_GROUP of them: with fewer, the averages minus the shared rows
-    the trainer can read would reveal their scores (one of them: exactly)."""
-    private = [m for m, (_, latest) in members.items() if latest.consent != "share"]
-    if 0 < len(private) < MIN_GROUP:
-        return {m: v for m, v in members.items() if m not in set(private)}
-    return members
+    """The members whose results go into averages (see `counting`)."""
+    return counting(members)[0]
 
 
 def dashboard(rows: Iterable[Finished], dimensions: Sequence[str], indices: Sequence[str],
@@ -189,29 +300,29 @@ def dashboard(rows: Iterable[Finished], dimensions: Sequence[str], indices: Sequ
     everyone = by_member(rows)
     finished = len(everyone)
     shared = sum(1 for _, latest in everyone.values() if latest.consent == "share")
-    members = counted(everyone)
-    if len(members) < MIN_GROUP:
-        return Dashboard(joined, started, finished, shared, None,
-                         held_back=finished - len(members))
-    latest = average([la.values for _, la in members.values()], dimensions, indices)
-    pairs = [(f.values, la.values) for f, la in members.values()
-             if f.assessment_id != la.assessment_id]
-    delta = first = None
-    if len(pairs) >= MIN_GROUP:
-        delta = change(pairs, dimensions, indices)
-        first = average([f for f, _ in pairs], dimensions, indices)
-    return Dashboard(joined, started, finished, shared, latest,
-                     weakest(latest.dimensions, dimensions), len(pairs), delta, first,
-                     held_back=finished - len(members))
+    members, latest_count = counting(everyone)
+    retaking = {m: v for m, v in everyone.items() if v[0].assessment_id != v[1].assessment_id}
+    pairs, change_count = counting(retaking)
+    average = delta = first = None
+    weak: tuple[str, ...] = ()
+    if latest_count.visible:
+        average = average_of([la.values for _, la in members.values()], dimensions, indices)
+        weak = weakest(average.dimensions, dimensions)
+        if change_count.visible:
+            couples = [(f.values, la.values) for f, la in pairs.values()]
+            delta = change(couples, dimensions, indices)
+            first = average_of([f for f, _ in couples], dimensions, indices)
+    return Dashboard(joined, started, finished, shared, average, weak, len(retaking), delta,
+                     first, latest_count, change_count)
 
 
 def room_average(rows: Iterable[Finished], dimensions: Sequence[str],
                  indices: Sequence[str]) -> Averages | None:
-    """The cohort's average of latest results for a participant's chart, from MIN_GROUP up."""
-    members = counted(by_member(rows))
-    if len(members) < MIN_GROUP:
+    """The cohort's average of latest results for a participant's chart, while visible."""
+    members, count = counting(by_member(rows))
+    if not count.visible:
         return None
-    return average([la.values for _, la in members.values()], dimensions, indices)
+    return average_of([la.values for _, la in members.values()], dimensions, indices)
 
 
 # --- the CSV ---------------------------------------------------------------------------------
@@ -219,21 +330,33 @@ def _num(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
 
+AGGREGATE_KEYS = ("joined", "started", "finished", "counted", "waiting", "average_latest",
+                  "average_start_of_course", "change_start_to_latest", "average_hidden",
+                  "change_hidden")
+
+
 def csv_document(rows: Iterable[Finished], board: Dashboard, dimensions: Sequence[str],
                  indices: Sequence[str], context_ids: Sequence[str],
                  contexts: dict[int, dict[str, tuple[str, ...]]],
-                 localise: Callable[[str, str], str]) -> bytes:
-    """UTF-8 with a BOM (Excel then reads Chinese correctly): one row per finished assessment of
-    every participant who agreed to share, then an aggregate block (shown from MIN_GROUP up).
+                 localise: Callable[[str, str], str],
+                 names: Callable[[str], str] | None = None) -> bytes:
+    """UTF-8 with a BOM (Excel then reads Chinese correctly), CRLF: one row per finished
+    assessment of every participant who agreed to share, then the group figures (averages only
+    while visible: see `counting`).
 
-    Headers are stable English ids; context answers are in the trainer's language (`localise`
-    turns a question id and option id into words), several answers joined with "; ".
+    Two header rows: the columns in the trainer's words (`names` turns a column id, or a key
+    of AGGREGATE_KEYS, into words; without it, the ids), then the stable ids. Context answers
+    are in the trainer's language (`localise` turns a question id and option id into words),
+    several joined with "; ". The group block has its own two header rows: what, how many
+    participants, the key (an id of AGGREGATE_KEYS); its score columns are those above.
     """
-    header = ["participant", "assessment", "date", "language", "mode", *context_ids,
-              *columns(dimensions, indices)]
+    name = names or (lambda key: key)
+    ids = ["participant", "assessment", "date", "language", "mode", *context_ids,
+           *columns(dimensions, indices)]
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
+    writer.writerow([name(i) for i in ids])
+    writer.writerow(ids)
     for r in (r for r in rows if r.consent == "share"):  # by member, in finishing order
         ctx = contexts.get(r.assessment_id, {})
         writer.writerow([
@@ -242,24 +365,30 @@ def csv_document(rows: Iterable[Finished], board: Dashboard, dimensions: Sequenc
             r.mode, *("; ".join(localise(q, o) for o in ctx.get(q, ())) for q in context_ids),
             *(_num(v) for v in r.values),
         ])
-    gap = [""] * (3 + len(context_ids))  # date, language, mode, context columns
+    gap = [""] * (2 + len(context_ids))  # language, mode, context columns
 
-    def block(label: str, a: Averages) -> list:
-        return [label, a.participants, *gap, *(_num(a.dimensions.get(d)) for d in dimensions),
-                *(_num(a.indices.get(k)) for k in indices), _num(a.overall)]
+    def row(key: str, count: int, a: Averages | None = None) -> list:
+        scores = [] if a is None else [
+            *(_num(a.dimensions.get(d)) for d in dimensions),
+            *(_num(a.indices.get(k)) for k in indices), _num(a.overall)]
+        return [name(key), count, key, *(gap if scores else []), *scores]
 
+    latest, changed = board.latest_count, board.change_count
     writer.writerow([])
-    writer.writerow(["aggregate", "participants"])
-    writer.writerow(["joined", board.joined])
-    writer.writerow(["started", board.started])
-    writer.writerow(["finished", board.finished])
+    writer.writerow([name("aggregate"), name("participants"), name("key")])
+    writer.writerow(["aggregate", "participants", "key"])
+    writer.writerow(row("joined", board.joined))
+    writer.writerow(row("started", board.started))
+    writer.writerow(row("finished", board.finished))
+    writer.writerow(row("counted", latest.counted))
+    writer.writerow(row("waiting", latest.waiting))
     if board.average is None:
-        writer.writerow([f"average_hidden_below_{MIN_GROUP}_finished", board.finished])
+        writer.writerow(row("average_hidden", latest.counted))
+        return out.getvalue().encode("utf-8-sig")
+    writer.writerow(row("average_latest", latest.counted, board.average))
+    if board.change is not None and board.first is not None:
+        writer.writerow(row("average_start_of_course", changed.counted, board.first))
+        writer.writerow(row("change_start_to_latest", changed.counted, board.change))
     else:
-        writer.writerow(block("average_latest", board.average))
-        if board.change is not None and board.first is not None:
-            writer.writerow(block("average_start_of_course", board.first))
-            writer.writerow(block("change_start_to_latest", board.change))
-        else:
-            writer.writerow([f"change_hidden_below_{MIN_GROUP}_retakers", board.retakers])
+        writer.writerow(row("change_hidden", changed.counted))
     return out.getvalue().encode("utf-8-sig")

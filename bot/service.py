@@ -45,9 +45,16 @@ def locale_for(language_code: str | None) -> str:
 
 @dataclass(frozen=True)
 class ChartData:
+    """What bot.chart.render_radar draws: a radar of `labels` with up to three series."""
+
     labels: tuple[str, ...]  # one per axis, in the chart's locale
-    series: tuple[tuple[str, tuple[float, ...], str], ...]  # name, values 0-100, style
-    locale: str  # a content locale: picks the font's design (bot.fonts.families)
+    # name, values 0-100 (one per label), style: "solid" (filled), "dashed" or "dotted"
+    series: tuple[tuple[str, tuple[float, ...], str], ...]
+    locale: str  # a content locale: picks the fonts' design (bot.fonts.faces)
+    title: str | None = None  # a line above the chart, bold
+    subtitle: str | None = None  # a smaller grey line under it (who, how many, when)
+    show_values: bool = True  # the first series' value next to each axis label
+    size: str = "phone"  # "phone": 1080 x 1080 px; "projector": 1920 x 1080 px, big words
 
 
 @dataclass(frozen=True)

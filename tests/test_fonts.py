@@ -1,13 +1,10 @@
-"""The fonts the project ships: they draw every character the content uses, and a Chinese chart
-gets Chinese labels on a machine with no CJK font of its own."""
+"""The fonts the project ships: they draw every character the content uses, and a chart draws
+its words with them (never a font of the machine's)."""
 
 from __future__ import annotations
 
-import json
-import os
+import io
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -46,77 +43,6 @@ def test_a_character_the_fonts_lack_is_reported_with_its_file(tmp_path):
     assert not any("zh-Hans" in k or " en:" in k for k in missing)  # emoji are not asked for
 
 
-# Run in a fresh interpreter whose matplotlib font cache starts empty (MPLCONFIGDIR) and which
-# drops every font the machine has: only matplotlib's own (DejaVu, STIX) and ours remain.
-CHART_SCRIPT = r"""
-import io, json, sys, warnings
-from pathlib import Path
-
-warnings.simplefilter("error")  # "Glyph ... missing from font(s) ..." becomes an exception
-import matplotlib
-matplotlib.use("Agg")
-from matplotlib import font_manager, ft2font
-from matplotlib.figure import Figure
-
-own = Path(matplotlib.get_data_path()).resolve()
-font_manager.fontManager.ttflist = [
-    f for f in font_manager.fontManager.ttflist if Path(f.fname).resolve().is_relative_to(own)]
-
-from bot import fonts
-from bot.chart import radar_figure
-from bot.content import load_content
-from bot.content.render import Renderer
-from bot.service import ChartData
-
-content = load_content(render_check=False)
-out = {}
-for locale in sys.argv[1:]:
-    r = Renderer(content, locale)
-    chart = ChartData(
-        labels=tuple(r.model(f"dimensions.{d}.short") for d in content.bank.dimensions),
-        series=((str(r.message("chart_you")), (70, 55, 80, 40, 65, 60, 90, 45), "solid"),
-                (str(r.message("chart_previous")), (60, 50, 70, 35, 50, 45, 75, 40), "dashed")),
-        locale=locale)
-    fig = radar_figure(chart)
-    png = io.BytesIO()
-    fig.savefig(png, format="png")  # Agg draws every glyph here
-    ax = fig.axes[0]
-    texts = list(ax.get_xticklabels()) + list(ax.get_legend().get_texts())
-    drawn = {}
-    for t in texts:
-        path = font_manager.findfont(t.get_fontproperties(), fallback_to_default=False)
-        face = ft2font.FT2Font(path)
-        drawn[t.get_text()] = [Path(path).name,
-                               "".join(c for c in t.get_text() if not face.get_char_index(ord(c)))]
-    out[locale] = {"labels": [t.get_text() for t in ax.get_xticklabels()],
-                   "legend": [t.get_text() for t in ax.get_legend().get_texts()],
-                   "drawn": drawn, "png": png.getvalue()[:8].hex()}
-
-fonts.register_matplotlib()
-out["cjk_families"] = sorted({  # matplotlib's Last Resort draws a placeholder box: not CJK
-    f.name for f in font_manager.fontManager.ttflist
-    if ft2font.FT2Font(f.fname).get_char_index(ord("信")) and "Last Resort" not in f.name})
-try:  # the check itself: a character no font has does fail the drawing
-    fig = Figure()
-    fig.text(0.5, 0.5, "\u9f98", fontfamily=fonts.families("zh-Hans"))
-    fig.savefig(io.BytesIO(), format="png")
-    out["control"] = "drawn without a warning"
-except UserWarning as exc:
-    out["control"] = str(exc)
-print(json.dumps(out))
-"""
-
-
-@pytest.fixture(scope="module")
-def charts_without_system_fonts(tmp_path_factory):
-    cache = tmp_path_factory.mktemp("mplconfig")  # empty: matplotlib builds its font list anew
-    env = {**os.environ, "PYTHONPATH": str(ROOT), "MPLCONFIGDIR": str(cache)}
-    done = subprocess.run([sys.executable, "-c", CHART_SCRIPT, "zh-Hans", "zh-Hant", "en"],
-                          capture_output=True, text=True, cwd=ROOT, env=env, timeout=180)
-    assert done.returncode == 0, done.stderr
-    return json.loads(done.stdout.splitlines()[-1])
-
-
 @pytest.fixture(scope="module")
 def content():
     return load_content(render_check=False)
@@ -125,22 +51,41 @@ def content():
 @pytest.mark.parametrize("locale, face", [("zh-Hans", "CoachSansSC-Regular.ttf"),
                                           ("zh-Hant", "CoachSansTC-Regular.ttf"),
                                           ("en", "CoachSansSC-Regular.ttf")])
-def test_a_chart_has_its_locales_labels_with_no_system_font(charts_without_system_fonts,
-                                                            content, locale, face):
-    run = charts_without_system_fonts
-    assert run["cjk_families"] == ["Coach Sans SC", "Coach Sans TC"], "no other CJK font"
-    assert "missing from font" in run["control"]  # a missing glyph would have failed the run
-    r = Renderer(content, locale)
-    chart = run[locale]
-    assert chart["png"] == "89504e470d0a1a0a"
-    assert chart["labels"] == [r.model(f"dimensions.{d}.short")
-                               for d in content.bank.dimensions]
-    assert chart["legend"] == [r.message("chart_you"), r.message("chart_previous")]
-    if locale != "en":  # the Chinese names themselves, not an English fallback
-        assert all(any("\u4e00" <= c <= "\u9fff" for c in t) for t in chart["labels"])
-    for text, (file, lacking) in chart["drawn"].items():
-        assert (file, lacking) == (face, ""), text
+def test_a_chart_draws_its_locales_labels_with_the_shipped_fonts(content, locale, face):
+    """Pillow opens font files by path: the shipped ones, never the machine's. Every label
+    and legend entry is drawn whole by the locale's own design."""
+    from PIL import Image
 
+    from bot import draw
+    from bot.chart import render_radar
+    from bot.service import ChartData
+
+    r = Renderer(content, locale)
+    labels = tuple(r.model(f"dimensions.{d}.short") for d in content.bank.dimensions)
+    legend = (str(r.message("chart_you")), str(r.message("chart_previous")))
+    for text in (*labels, *legend):
+        pieces = draw.runs(text, locale)
+        assert "".join(piece for _, piece in pieces) == text, "a character was dropped"
+        assert {path.name for path, _ in pieces} == {face}, text
+        assert all(path.parent == fonts.FONT_DIR for path, _ in pieces)
+    if locale != "en":  # the Chinese names themselves, not an English fallback
+        assert all(any("\u4e00" <= c <= "\u9fff" for c in t) for t in labels)
+    png = render_radar(ChartData(labels, ((legend[0], (70, 55, 80, 40, 65, 60, 90, 45), "solid"),
+                                          (legend[1], (60, 50, 70, 35, 50, 45, 75, 40),
+                                           "dashed")), locale))
+    assert Image.open(io.BytesIO(png)).size == (1080, 1080)
+
+
+def test_symbols_come_from_the_symbol_face_and_what_no_face_has_is_left_out():
+    from bot import draw
+
+    pieces = draw.runs("☑ 诚信 ▰ 傳 Ж", "zh-Hans")
+    faces = [(path.name, piece) for path, piece in pieces]
+    assert faces[0] == ("CoachSymbols-Regular.ttf", "☑ ")
+    assert ("CoachSansSC-Regular.ttf", "诚信 ") in faces
+    assert ("CoachSansTC-Regular.ttf", "傳 ") in faces  # SC has no 傳: the other design
+    assert faces[-1] == ("CoachSymbols-Regular.ttf", "Ж")
+    assert "".join(p for _, p in draw.runs("A\u9f98🎉B", "en")) == "AB"  # no box, no tofu
 
 
 def test_fonts_build_says_what_to_install_when_the_source_fonts_are_missing(tmp_path, capsys):

@@ -106,9 +106,9 @@ def test_english_text_is_extractable_and_its_quotes_are_not_full_width():
     reader = PdfReader(io.BytesIO(pdf))
     text = "".join(text_of(p) for p in reader.pages)
     assert doc.dimensions_intro.replace(" ", "") in text.replace(" ", "")
-    # “ ” come from DejaVu Sans: the CJK face sets them full-width, which looks like
-    # a gap after every quote in English.
-    assert any(name.startswith("DejaVuSans") for name in fonts_of(reader))
+    # “ ” come from the symbol face (DejaVu Sans): the CJK face sets them full-width, which
+    # looks like a gap after every quote in English.
+    assert any(name.startswith("CoachSymbols") for name in fonts_of(reader))
 
 
 def headings(doc: ReportDocument) -> set[str]:

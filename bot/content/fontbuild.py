@@ -1,12 +1,17 @@
-"""Build content/fonts/ from Debian's Noto Sans CJK: ``python -m bot fonts build [--source DIR]``.
+"""Build content/fonts/ from Debian's Noto Sans CJK and DejaVu Sans:
+``python -m bot fonts build [--source DIR] [--symbols DIR]``.
 
-Build time only: it needs the .ttc files of the package fonts-noto-cjk (not the bot, not the
-tests). Each face gets the characters that content/ uses and that the sample render produces
-(see content_texts), a base of Latin, punctuation and symbols, and the common hanzi users type
-(the SC faces GB 2312 level 1, the TC faces the traditional forms of those). The subset is
+Build time only: it needs the .ttc files of the package fonts-noto-cjk and DejaVuSans.ttf of
+fonts-dejavu-core (not the bot, not the tests). Each CJK face gets the characters that content/
+uses and that the sample render produces (see content_texts), a base of Latin, punctuation and
+symbols, and the common hanzi users type (the SC faces GB 2312 level 1, the TC faces the
+traditional forms of those). The subset is
 renamed "Coach Sans SC/TC", converted to TrueType outlines (fpdf2 and ReportLab embed TrueType;
 text embedded from the CFF original is not extractable with pypdf) and written byte for byte
-the same for the same input (the timestamps are the source font's).
+the same for the same input (the timestamps are the source font's). The symbol face ("Coach
+Symbols", from DejaVu Sans) gets what the CJK design lacks: symbols, arrows and shapes, the Latin,
+Greek and Cyrillic letters a cohort name may have, and every character of the content that
+neither CJK face draws.
 """
 
 from __future__ import annotations
@@ -16,13 +21,26 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from bot.fonts import FAMILIES, REGIONS, WEIGHTS, font_path, region_for, symbol_font_path
+from bot.fonts import (
+    FAMILIES,
+    REGIONS,
+    SYMBOL_FAMILY,
+    WEIGHTS,
+    covers,
+    font_path,
+    region_for,
+    symbol_font_path,
+)
 
 DEFAULT_SOURCE = Path("/usr/share/fonts/opentype/noto")
+DEFAULT_SYMBOL_SOURCE = Path("/usr/share/fonts/truetype/dejavu")
 SOURCE_FILES = {"Regular": "NotoSansCJK-Regular.ttc", "Bold": "NotoSansCJK-Bold.ttc"}
+SYMBOL_FILES = {"Regular": "DejaVuSans.ttf", "Bold": "DejaVuSans-Bold.ttf"}
 SOURCE_FAMILIES = {"SC": "Noto Sans CJK SC", "TC": "Noto Sans CJK TC"}
 INSTALL_HINT = ("install Debian's fonts-noto-cjk (`apt-get install fonts-noto-cjk`, build time "
                 "only) or pass --source DIR with NotoSansCJK-Regular.ttc and NotoSansCJK-Bold.ttc")
+SYMBOL_HINT = ("install Debian's fonts-dejavu-core (`apt-get install fonts-dejavu-core`, build "
+               "time only) or pass --symbols DIR with DejaVuSans.ttf and DejaVuSans-Bold.ttf")
 
 # What every face carries besides content and hanzi (code point ranges, inclusive).
 BASE_RANGES = (
@@ -39,6 +57,19 @@ BASE_RANGES = (
     (0x3000, 0x303F),  # CJK symbols and punctuation: 、。「」『』【】〜
     (0xFF01, 0xFF65),  # fullwidth forms: ，：；！？（）
     (0xFFE0, 0xFFE6),  # fullwidth currency: ￥
+)
+# What the symbol face carries besides the characters of the content the CJK faces lack.
+SYMBOL_RANGES = (
+    (0x0020, 0x007E),  # ASCII: spaces and digits between symbols keep the face's own metrics
+    (0x00A0, 0x00FF),  # Latin-1: the PDF draws English text's · from here
+    (0x0370, 0x03FF),  # Greek
+    (0x0400, 0x04FF),  # Cyrillic
+    (0x1E00, 0x1EFF),  # Latin Extended Additional (Vietnamese)
+    (0x2000, 0x206F),  # general punctuation: the PDF draws English text's – — ‘ ’ “ ” … here
+    (0x2190, 0x21FF),  # arrows
+    (0x2500, 0x25FF),  # box drawing, block elements, geometric shapes: ▰ ▱ ▸
+    (0x2600, 0x26FF),  # miscellaneous symbols: ☐ ☑ ☕
+    (0x2700, 0x27BF),  # dingbats: ✓ ✔ ✗
 )
 GB2312_LEVEL1_ROWS = range(0xB0, 0xD8)  # 3,755 hanzi by frequency; level 2 (3,008) is rare
 
@@ -123,14 +154,17 @@ def content_texts(content_dir: Path) -> Iterator[tuple[str, tuple[str, ...], str
 
 
 def charsets(content_dir: Path) -> dict[str, set[int]]:
-    """The code points each region's faces are asked for (the font keeps those it has)."""
+    """The code points each region's faces ("SC", "TC") and the symbol face ("symbols") are
+    asked for (each font keeps those it has)."""
     base = {cp for lo, hi in BASE_RANGES for cp in range(lo, hi + 1)}
     level1 = gb2312_level1()
     common = {"SC": set(level1), "TC": traditional_forms(level1)}
     out = {r: base | {ord(c) for c in common[r]} for r in REGIONS}
+    out["symbols"] = {cp for lo, hi in SYMBOL_RANGES for cp in range(lo, hi + 1)}
     for _, regions, text in content_texts(content_dir):
         for r in regions:
             out[r].update(ord(c) for c in text)
+        out["symbols"].update(ord(c) for c in text if not is_hanzi(ord(c)))
     return out
 
 
@@ -148,11 +182,10 @@ def _source_font(source_dir: Path, region: str, weight: str):
     raise FontSourceMissing(f"{path} has no {SOURCE_FAMILIES[region]}: {INSTALL_HINT}")
 
 
-def _rename(font, region: str, weight: str) -> None:
-    """Our family name (a full Noto on the machine must not be mistaken for the subset),
-    the copyright, licence and designer records kept as they are."""
+def _rename(font, family: str, weight: str) -> None:
+    """Our family name (a full Noto or DejaVu on the machine must not be mistaken for the
+    subset), the copyright, licence and designer records kept as they are."""
     name = font["name"]
-    family = FAMILIES[region]
     postscript = f"{family.replace(' ', '')}-{weight}"
     source = name.getDebugName(4)
     version = name.getDebugName(5) or ""
@@ -218,14 +251,42 @@ def build_face(source_dir: Path, region: str, weight: str, codepoints: set[int])
     subsetter = subset.Subsetter(options)
     subsetter.populate(unicodes=sorted(codepoints))
     subsetter.subset(font)
-    _rename(font, region, weight)
+    _rename(font, FAMILIES[region], weight)
     _to_truetype(font)
     out = io.BytesIO()
     font.save(out)
     return out.getvalue()
 
 
-def build(source_dir: Path, content_dir: Path) -> list[Built]:
+def build_symbol_face(symbol_dir: Path, weight: str, codepoints: set[int]) -> bytes:
+    """The symbol face (a subset of DejaVu Sans, TrueType already) as bytes.
+    Raises FontSourceMissing."""
+    from fontTools import subset
+    from fontTools.ttLib import TTFont
+
+    path = symbol_dir / SYMBOL_FILES[weight]
+    if not path.is_file():
+        raise FontSourceMissing(f"{path} not found: {SYMBOL_HINT}")
+    font = TTFont(str(path), recalcTimestamp=False)
+    options = subset.Options()
+    options.name_IDs = ["*"]
+    options.name_languages = [0x409]
+    options.notdef_outline = True
+    options.hinting = False  # drawn at display sizes, antialiased: hints are not worth the bytes
+    options.layout_features = ["kern"]
+    options.drop_tables += ["FFTM"]  # FontForge's timestamps
+    subsetter = subset.Subsetter(options)
+    subsetter.populate(unicodes=sorted(codepoints))
+    subsetter.subset(font)
+    _rename(font, SYMBOL_FAMILY, weight)
+    font["post"].formatType = 3.0
+    out = io.BytesIO()
+    font.save(out)
+    return out.getvalue()
+
+
+def build(source_dir: Path, content_dir: Path,
+          symbol_dir: Path = DEFAULT_SYMBOL_SOURCE) -> list[Built]:
     """Write every face to content_dir/fonts/. Raises FontSourceMissing before writing any."""
     from fontTools.ttLib import TTFont
 
@@ -233,19 +294,28 @@ def build(source_dir: Path, content_dir: Path) -> list[Built]:
         if not (source_dir / SOURCE_FILES[weight]).is_file():
             raise FontSourceMissing(
                 f"{source_dir / SOURCE_FILES[weight]} not found: {INSTALL_HINT}")
+        if not (symbol_dir / SYMBOL_FILES[weight]).is_file():
+            raise FontSourceMissing(
+                f"{symbol_dir / SYMBOL_FILES[weight]} not found: {SYMBOL_HINT}")
     wanted = charsets(content_dir)
     out_dir = content_dir / "fonts"
     out_dir.mkdir(exist_ok=True)
+    faces = [(font_path(region, weight, out_dir),
+              lambda region=region, weight=weight: build_face(source_dir, region, weight,
+                                                                wanted[region]))
+             for region in REGIONS for weight in WEIGHTS]
+    faces += [(symbol_font_path(weight, out_dir),
+               lambda weight=weight: build_symbol_face(symbol_dir, weight, wanted["symbols"]))
+              for weight in WEIGHTS]
     built = []
-    for region in REGIONS:
-        for weight in WEIGHTS:
-            data = build_face(source_dir, region, weight, wanted[region])
-            path = font_path(region, weight, out_dir)
-            path.write_bytes(data)
-            font = TTFont(io.BytesIO(data), lazy=True)
-            cmap = font.getBestCmap()
-            built.append(Built(path, len(data), len(font.getGlyphOrder()), len(cmap),
-                               sum(1 for cp in cmap if is_hanzi(cp))))
+    for path, make in faces:
+        data = make()
+        path.write_bytes(data)
+        font = TTFont(io.BytesIO(data), lazy=True)
+        cmap = font.getBestCmap()
+        built.append(Built(path, len(data), len(font.getGlyphOrder()), len(cmap),
+                           sum(1 for cp in cmap if is_hanzi(cp))))
+    covers.cache_clear()  # the files just written, not what this process read before
     return built
 
 
@@ -257,19 +327,15 @@ def is_hanzi(cp: int) -> bool:
 def missing_glyphs(content_dir: Path, font_dir: Path | None = None) -> dict[str, str]:
     """{label: the characters no font draws} over every content text (content_texts); empty
     when all is well. A character is drawn when both faces (Regular, Bold) of the text's region
-    have it, or DejaVu Sans does (matplotlib's: the fallback for symbols). Emoji are drawn by
-    the reader's Telegram app and variation selectors by nobody: neither is asked for.
+    have it, or both symbol faces do (the fallback for symbols). Emoji are drawn by the reader's
+    Telegram app and variation selectors by nobody: neither is asked for.
 
     Raises FileNotFoundError for a missing font file, ContentError for broken content."""
     import emoji  # a dev dependency: the check runs in tests and at build time
-    from fontTools.ttLib import TTFont
 
-    def cmap(path: Path) -> set[int]:
-        return set(TTFont(str(path), lazy=True).getBestCmap())
-
-    symbols = set.intersection(*(cmap(symbol_font_path(w)) for w in WEIGHTS))
-    drawn = {r: set.intersection(*(cmap(font_path(r, w, font_dir)) for w in WEIGHTS)) | symbols
-             for r in REGIONS}
+    symbols = frozenset.intersection(*(covers(symbol_font_path(w, font_dir)) for w in WEIGHTS))
+    drawn = {r: frozenset.intersection(*(covers(font_path(r, w, font_dir)) for w in WEIGHTS))
+             | symbols for r in REGIONS}
     missing: dict[str, str] = {}
     for label, regions, text in content_texts(content_dir):
         lacking = {c for c in set(text) for r in regions

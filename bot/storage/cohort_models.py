@@ -15,6 +15,7 @@ from sqlmodel import Field, SQLModel
 from .models import utcnow
 
 CONSENTS = ("share", "aggregate")  # share: the trainer sees my rows; aggregate: only averages
+MODES = ("full", "quick")  # the assessment participants take right after joining
 
 
 class Cohort(SQLModel, table=True):
@@ -26,6 +27,8 @@ class Cohort(SQLModel, table=True):
     name: str = Field(max_length=60)
     trainer_name: str = Field(default="", max_length=64)  # Telegram first_name at creation
     status: str = Field(default="open", max_length=8)  # open | closed
+    mode: str = Field(default="quick", max_length=8,  # full | quick: what participants take
+                      sa_column_kwargs={"server_default": "quick"})
     created_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
     # The trainer's message that gave the cohort its current name: editing that message (a

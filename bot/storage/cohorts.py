@@ -18,7 +18,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 
 from bot.cohorts import Averages, Dashboard, Finished, dashboard, new_code, room_average
 
-from .cohort_models import Cohort, CohortMember, TrainerPrompt
+from .cohort_models import MODES, Cohort, CohortMember, TrainerPrompt
 from .inbox import commit_effect
 from .models import Assessment, ContextAnswer, User, utcnow
 
@@ -35,6 +35,7 @@ class CohortInfo:
     trainer_name: str
     status: str
     created_at: datetime
+    mode: str = "quick"  # full | quick: the assessment participants take after joining
 
     @property
     def open(self) -> bool:
@@ -49,7 +50,8 @@ class Membership:
 
 
 def _info(c: Cohort) -> CohortInfo:
-    return CohortInfo(c.id, c.code, c.owner_id, c.name, c.trainer_name, c.status, c.created_at)
+    return CohortInfo(c.id, c.code, c.owner_id, c.name, c.trainer_name, c.status, c.created_at,
+                      c.mode)
 
 
 class CohortStore:
@@ -61,11 +63,12 @@ class CohortStore:
 
     # --- cohorts -------------------------------------------------------------------------------
     async def create(self, owner_id: int, name: str, trainer_name: str,
-                     name_message_id: int | None = None) -> CohortInfo:
-        """A new open cohort; `name_message_id` is the trainer's message that named it."""
+                     name_message_id: int | None = None, mode: str = "quick") -> CohortInfo:
+        """A new open cohort; `name_message_id` is the trainer's message that named it, `mode`
+        the assessment participants take (full | quick)."""
         for _ in range(3):  # a code collision at 128 bits will not happen; still, never crash
             async with self.session() as s:
-                row = Cohort(code=new_code(), owner_id=owner_id, name=name,
+                row = Cohort(code=new_code(), owner_id=owner_id, name=name, mode=mode,
                              trainer_name=trainer_name[:64], name_message_id=name_message_id)
                 s.add(row)
                 try:
@@ -102,6 +105,17 @@ class CohortStore:
         async with self.session() as s:
             result = await s.exec(update(Cohort).where(Cohort.id == cohort_id).values(**values))
             await commit_effect(s)
+            return result.rowcount == 1
+
+    async def set_mode(self, cohort_id: int, mode: str) -> bool:
+        """The assessment the cohort's participants take from now on (full | quick).
+        Raises ValueError for another mode."""
+        if mode not in MODES:
+            raise ValueError(f"unknown mode {mode!r}")
+        async with self.session() as s:
+            result = await s.exec(update(Cohort).where(Cohort.id == cohort_id)
+                                  .values(mode=mode))
+            await s.commit()
             return result.rowcount == 1
 
     async def named_by(self, owner_id: int, message_id: int) -> CohortInfo | None:
@@ -213,14 +227,14 @@ class CohortStore:
     async def finished(self, cohort_id: int, dimensions: Sequence[str], indices: Sequence[str],
                        detail: bool = False, share_only: bool = False) -> list[Finished]:
         """Every finished assessment of the current members since they joined, in one query,
-        by member and in finishing order. The numbers come out of the stored snapshot in SQL
-        (no JSON parsing in Python), in the order of bot.cohorts.columns(); `detail` adds the
-        date, language and mode for the CSV."""
+        by member and in finishing order, with when each finished. The numbers come out of the
+        stored snapshot in SQL (no JSON parsing in Python), in the order of
+        bot.cohorts.columns(); `detail` adds the language and mode for the CSV."""
         m, a = CohortMember, Assessment
         numbers = [a.scores[("dimensions", d)].as_float() for d in dimensions]
         numbers += [a.scores[("indices", k)].as_float() for k in indices]
         numbers.append(a.scores["overall"].as_float())
-        extra = [a.finished_at, User.language, a.mode] if detail else []
+        extra = [a.finished_at, *((User.language, a.mode) if detail else ())]
         query = (select(m.id, m.consent, a.id, *extra, *numbers)
                  .join(a, a.user_id == m.user_id)
                  .where(m.cohort_id == cohort_id, m.left_at.is_(None),

@@ -2,9 +2,15 @@
 
 Buttons (at most 64 bytes, validated by the patterns below):
   tr:<menu|new|list|cancel>              the trainer menu
-  tr:<dash|csv|qr|ren|close|closeok>:<cohort id>   one cohort: every tap checks that the tapper
-                                         owns it (or is in ADMIN_IDS); anyone else changes and
-                                         sees nothing, and gets the same answer as for garbage
+  tr:<kind>:<cohort id>                  one cohort: every tap checks that the tapper owns it
+                                         (or is in ADMIN_IDS); anyone else changes and sees
+                                         nothing, and gets the same answer as for garbage.
+                                         dash opens the dashboard card, ref refreshes it (both
+                                         edit the tapped message); chart and ws send the chart
+                                         and the workshop ideas (new messages, once a tap); csv,
+                                         qr, ren, close, closeok; full | quick set the mode from
+                                         the dashboard, newfull | newquick from the message that
+                                         announced the new cohort
   tr:leave:<cohort id>                   a participant leaves (only their own membership)
   cj:<code>:<s|a|n>                      join consent: share / aggregates only / don't join; it
                                          carries the secret code, not the id, so a forged tap
@@ -19,16 +25,28 @@ import asyncio
 import html
 import logging
 import re
+from datetime import datetime
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel.dates import format_date
 from markupsafe import Markup
 from telegram import Update
 from telegram.constants import ChatAction, ParseMode
 from telegram.error import Forbidden, TelegramError
 from telegram.ext import Application, CallbackQueryHandler, CommandHandler, ContextTypes, filters
 
-from bot.cohorts import MIN_GROUP, Dashboard, clean_name, code_from_payload, csv_document, qr_png
+from bot.cohorts import (
+    MIN_GROUP,
+    Counting,
+    Dashboard,
+    clean_name,
+    code_from_payload,
+    csv_document,
+    qr_png,
+)
 from bot.config import Settings
-from bot.content.render import Button, Renderer, Screen, fmt_score
+from bot.content.loader import babel_locale
+from bot.content.render import Button, Renderer, Screen, fmt_score, to_plain
 from bot.service import ChartData
 from bot.storage.cohorts import CohortInfo, CohortStore
 
@@ -39,7 +57,8 @@ from .replies import answer, edit, send
 log = logging.getLogger(__name__)
 HTML = ParseMode.HTML
 MENU_TAP = re.compile(r"^tr:(menu|new|list|cancel)$")
-COHORT_TAP = re.compile(r"^tr:(dash|csv|qr|ren|close|closeok|leave):(\d{1,12})$")
+COHORT_TAP = re.compile(r"^tr:(dash|ref|chart|ws|csv|qr|ren|close|closeok|leave|full|quick"
+                        r"|newfull|newquick):(\d{1,12})$")
 JOIN_TAP = re.compile(r"^cj:([A-Za-z0-9_-]{16,58}):([san])$")
 MESSAGE_LIMIT = 4000  # Telegram's is 4096 characters
 
@@ -86,6 +105,42 @@ def link_for(context, cohort: CohortInfo) -> str:
     return f"https://t.me/{context.bot.username}?start=c_{cohort.code}"
 
 
+def consent_names(r: Renderer) -> dict[str, str]:
+    """The one name of each consent option, for every message that mentions them."""
+    return {"share_name": html.unescape(str(r.message("trainer.consent.share"))),
+            "aggregate_name": html.unescape(str(r.message("trainer.consent.aggregate")))}
+
+
+def mode_name(r: Renderer, mode: str) -> str:
+    """"Full assessment" / "Quick check" in the reader's language."""
+    return r.label(f"mode_{mode}")
+
+
+def mode_buttons(r: Renderer, cohort: CohortInfo, prefix: str = "") -> tuple[Button, ...]:
+    """Full | Quick, the cohort's choice ticked; `prefix` "new" for the announcement."""
+    return tuple(Button(_label(r, "mode", mode=mode_name(r, m), chosen=cohort.mode == m),
+                        ("tr", f"{prefix}{m}", cohort.id)) for m in ("full", "quick"))
+
+
+def counted_lines(r: Renderer, count: Counting) -> tuple[str, str]:
+    """(how many are counted, or how many more are needed; the averages-only participants
+    waiting to be counted, or "") in exact numbers."""
+    names = consent_names(r)
+    if count.visible:
+        line = r.message("trainer.counted_visible", counted=count.counted,
+                         finished=count.finished)
+    else:
+        line = r.message("trainer.counted_hidden", count=count.sharing_needed,
+                         counted=count.counted, finished=count.finished, min_group=MIN_GROUP,
+                         **names)
+    waiting = ""
+    if count.waiting:
+        key = "trainer.waiting_next" if count.private_counted else "trainer.waiting_first"
+        waiting = r.message(key, count=count.waiting, needed=count.private_needed,
+                            min_group=MIN_GROUP, **names)
+    return str(line), str(waiting)
+
+
 def _pack(parts: list[str]) -> list[str]:
     """Join message parts with blank lines into as few messages as Telegram accepts."""
     messages: list[str] = []
@@ -126,10 +181,14 @@ async def list_screen(context, user_id: int, r: Renderer) -> Screen:
     return Screen(text, tuple(rows))
 
 
-def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Screen:
+def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard,
+                     notice: str = "") -> Screen:
+    """The dashboard card: counts, who is counted and why, the averages, the weakest areas,
+    the change since the start of the course; edited in place on every refresh. `notice` goes
+    above it (a rename just done)."""
     bank = r.content.bank
     na = r.label("not_applicable")
-    values: dict = {"rows": "", "weakest": [], "change": "", "overall": na, "trust": na,
+    values: dict = {"rows": "", "weakest": "", "change": "", "overall": na, "trust": na,
                     "cx": na}
     names = {"trust_name": r.model("indices.trust"), "cx_name": r.model("indices.cx")}
     if board.average is not None:
@@ -137,9 +196,10 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Scree
         values.update(
             rows=Markup("\n").join(
                 r.message("trainer.dashboard_row", bar=r.bar(a.dimensions[d]),
-                       score=fmt_score(a.dimensions[d], na).rjust(3), name=r.dimension(d))
+                          score=fmt_score(a.dimensions[d], na).rjust(3), name=r.dimension(d))
                 for d in bank.dimensions),
-            weakest=[r.dimension(d) for d in board.weakest],
+            weakest=r.message("trainer.weakest", names=r.names(board.weakest))
+            if board.weakest else r.message("trainer.level"),
             overall=fmt_score(a.overall, na), trust=fmt_score(a.indices.get("trust"), na),
             cx=fmt_score(a.indices.get("cx"), na))
     if board.change is not None:
@@ -151,27 +211,37 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard) -> Scree
         lines = [r.message("trainer.change_row", name=r.dimension(d), delta=delta(c.dimensions[d]))
                  for d in bank.dimensions]
         lines.append(r.message("trainer.change_total", overall=delta(c.overall),
-                            trust=delta(c.indices.get("trust")), cx=delta(c.indices.get("cx")),
-                            **names))
+                               trust=delta(c.indices.get("trust")), cx=delta(c.indices.get("cx")),
+                               **names))
         values["change"] = Markup("\n").join(lines)
+    counted_line, waiting = counted_lines(r, board.latest_count)
+    latest = board.latest_count
     text = r.message("trainer.dashboard", name=cohort.name, closed=not cohort.open,
-                  joined=board.joined, started=board.started, finished=board.finished,
-                  shared=board.shared, visible=board.visible,
-                  held_back=r.message("trainer.held_back", count=board.held_back,
-                                      min_group=MIN_GROUP) if board.held_back else "",
-                  change_title=r.message("trainer.change_title", count=board.retakers),
-                  change_pending=r.message("trainer.change_pending", count=MIN_GROUP,
-                                           retakers=board.retakers),
-                  hidden_below=r.message("trainer.hidden_below", count=MIN_GROUP,
-                                         finished=board.finished),
-                  **names, **values)
+                     mode_line=r.message("trainer.dashboard_mode",
+                                         mode=mode_name(r, cohort.mode)),
+                     joined=board.joined, started=board.started, finished=board.finished,
+                     shared=latest.sharing, private=latest.private, visible=board.visible,
+                     counted_line=Markup(counted_line), waiting=Markup(waiting),
+                     change_title=r.message("trainer.change_title", count=board.retakers),
+                     change_pending=r.message("trainer.change_pending", count=MIN_GROUP,
+                                              retakers=board.change_count.counted),
+                     **consent_names(r), **names, **values)
+    if notice:
+        text = Markup(notice) + Markup("\n\n") + text
     cid = cohort.id
-    rows = [(Button(_label(r, "refresh"), ("tr", "dash", cid)),),
+    shown = ()
+    if board.visible:
+        shown = ((Button(_label(r, "chart"), ("tr", "chart", cid)),)
+                 + ((Button(_label(r, "workshops"), ("tr", "ws", cid)),) if board.weakest
+                    else ()),)
+    rows = ((Button(_label(r, "refresh"), ("tr", "ref", cid)),),
+            *shown,
+            mode_buttons(r, cohort),
             (Button(_label(r, "csv"), ("tr", "csv", cid)),
              Button(_label(r, "qr"), ("tr", "qr", cid))),
             (Button(_label(r, "rename"), ("tr", "ren", cid)),)
             + ((Button(_label(r, "close"), ("tr", "close", cid)),) if cohort.open else ()),
-            (Button(_label(r, "back"), ("tr", "list")),)]
+            (Button(_label(r, "back"), ("tr", "list")),))
     return Screen(text, tuple(rows))
 
 
@@ -188,7 +258,9 @@ def workshop_messages(r: Renderer, weakest: tuple[str, ...]) -> list[str]:
     return _pack(parts) if len(parts) > 1 else []
 
 
-def cohort_chart(r: Renderer, board: Dashboard) -> ChartData:
+def cohort_chart(r: Renderer, cohort: CohortInfo, board: Dashboard, date: str) -> ChartData:
+    """The cohort's radar for a projector: titled with its name, who was averaged and when,
+    the values on the axes; dashed, the start of the course once that is visible."""
     dims = r.content.bank.dimensions
 
     def values(a):
@@ -197,8 +269,13 @@ def cohort_chart(r: Renderer, board: Dashboard) -> ChartData:
     series = [(str(r.message("trainer.chart_latest")), values(board.average), "solid")]
     if board.first is not None and board.change is not None:
         series.append((str(r.message("trainer.chart_start")), values(board.first), "dashed"))
+    count = board.latest_count
     return ChartData(labels=tuple(r.model(f"dimensions.{d}.short") for d in dims),
-                     series=tuple(series), locale=r.locale)
+                     series=tuple(series), locale=r.locale, title=cohort.name,
+                     subtitle=html.unescape(str(r.message(
+                         "trainer.chart_subtitle", counted=count.counted,
+                         finished=count.finished, date=date))),
+                     show_values=True, size="projector")
 
 
 # --- /trainer and the menu ---------------------------------------------------------------------
@@ -272,8 +349,7 @@ async def consume_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> bo
         await send(context, chat_id, Screen(r.message("invalid")))
         return True
     await store.rename(cohort.id, name, message.message_id)
-    await send(context, chat_id, Screen(r.message("trainer.renamed", name=name), (
-        (Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
+    await send_renamed(context, chat_id, cohort.id, r)
     return True
 
 
@@ -293,10 +369,8 @@ async def consume_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         if name is None or name == cohort.name:
             return  # an edit that is no name keeps the one the cohort has
         await store.rename(cohort.id, name)
-        r = h.coach_of(context).renderer(locale)
-        await send(context, update.effective_chat.id, Screen(
-            r.message("trainer.renamed", name=name),
-            ((Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),)))
+        await send_renamed(context, update.effective_chat.id, cohort.id,
+                           h.coach_of(context).renderer(locale))
         return
     waiting = await store.prompt_since(user_id)
     if waiting is None:
@@ -308,19 +382,40 @@ async def consume_edit(update: Update, context: ContextTypes.DEFAULT_TYPE) -> No
         await consume_text(update, context)
 
 
+async def send_renamed(context, chat_id: int, cohort_id: int, r: Renderer) -> None:
+    """After a rename: the dashboard card under its new name, as a new message."""
+    cohort = await _store(context).get(cohort_id)
+    board = await _board(context, cohort)
+    await send(context, chat_id, dashboard_screen(
+        r, cohort, board, str(r.message("trainer.renamed", name=cohort.name))))
+
+
+def created_screen(context, r: Renderer, cohort: CohortInfo) -> Screen:
+    """The announcement of a new cohort: its link, what participants choose, and the
+    assessment they take, with the buttons to change that."""
+    link = link_for(context, cohort)
+    mode = mode_name(r, cohort.mode)
+    return Screen(
+        r.message("trainer.created", name=cohort.name, link=link, trainer=cohort.trainer_name,
+                  count=MIN_GROUP, mode_line=r.message("trainer.mode_line", mode=mode),
+                  **consent_names(r)),
+        (mode_buttons(r, cohort, "new"),
+         (Button(_label(r, "dashboard"), ("tr", "dash", cohort.id)),),
+         (Button(_label(r, "back"), ("tr", "list")),)))
+
+
 async def send_link(update: Update, context, cohort: CohortInfo, r: Renderer,
                     created: bool = False) -> None:
-    """The cohort's link as text, then its QR code as a photo (rendered in a worker thread)."""
+    """The cohort's link as text (when just created), then the QR card as a photo: the code
+    with the cohort's name above and the link below (rendered in a worker thread)."""
     chat_id = update.effective_chat.id
     link = link_for(context, cohort)
-    buttons = ((Button(_label(r, "refresh"), ("tr", "dash", cohort.id)),),
-               (Button(_label(r, "back"), ("tr", "list")),))
     if created:
-        await send(context, chat_id, Screen(
-            r.message("trainer.created", name=cohort.name, link=link, trainer=cohort.trainer_name,
-                   count=MIN_GROUP), buttons))
+        await send(context, chat_id, created_screen(context, r, cohort))
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-    png = await asyncio.to_thread(qr_png, link)
+    png = await asyncio.to_thread(
+        qr_png, link, name=cohort.name, caption=html.unescape(str(r.message("trainer.qr_scan"))),
+        link=link.removeprefix("https://"), locale=r.locale)
     await context.bot.send_photo(chat_id, png, caption=r.message("trainer.qr_caption",
                                                               name=cohort.name, link=link),
                                  parse_mode=HTML)
@@ -340,11 +435,29 @@ async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
     if cohort is None:  # not theirs, or no such cohort: the same answer, nothing done
         await answer(query, r.message("invalid"))
         return
-    await answer(query)
     store = _store(context)
-    if kind == "dash":
-        await send_dashboard(update, context, cohort, r)
-    elif kind == "csv":
+    if kind in ("full", "quick", "newfull", "newquick"):
+        mode = kind.removeprefix("new")
+        await store.set_mode(cohort.id, mode)
+        cohort = await store.get(cohort.id)
+        await answer(query, r.message("trainer.mode_set", mode=mode_name(r, mode)))
+        if kind.startswith("new"):
+            await _show(update, context, created_screen(context, r, cohort))
+        else:
+            await _show(update, context, dashboard_screen(r, cohort,
+                                                          await _board(context, cohort)))
+        return
+    if kind in ("dash", "ref"):
+        board = await _board(context, cohort)
+        await answer(query, r.message("trainer.refreshed", finished=board.finished)
+                     if kind == "ref" else None)
+        await _show(update, context, dashboard_screen(r, cohort, board))
+        return
+    if kind in ("chart", "ws"):
+        await send_extra(update, context, cohort, r, kind)
+        return
+    await answer(query)
+    if kind == "csv":
         await send_csv(update, context, cohort, r)
     elif kind == "qr":
         await send_link(update, context, cohort, r)
@@ -363,33 +476,60 @@ async def cohort_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
             (Button(_label(r, "back"), ("tr", "list")),))))
 
 
-async def send_dashboard(update: Update, context, cohort: CohortInfo, r: Renderer) -> None:
-    """The numbers (in the tapped message), then the chart and the workshop ideas, which only
-    exist from MIN_GROUP finished participants up."""
+async def _board(context, cohort: CohortInfo) -> Dashboard:
+    bank = h.coach_of(context).content.bank
+    return await _store(context).dashboard(cohort.id, bank.dimensions, tuple(bank.indices))
+
+
+async def send_extra(update: Update, context, cohort: CohortInfo, r: Renderer,
+                     kind: str) -> None:
+    """The chart (kind "chart") or the workshop ideas ("ws"): sent once per tap, as new
+    messages under the dashboard card. While the group's figures are hidden (someone left
+    since the card was drawn), the tap is answered with the numbers instead."""
     from bot.chart import render_off_loop
 
-    coach = h.coach_of(context)
-    bank = coach.content.bank
-    board = await _store(context).dashboard(cohort.id, bank.dimensions, tuple(bank.indices))
-    await _show(update, context, dashboard_screen(r, cohort, board))
+    query = update.callback_query
+    board = await _board(context, cohort)
     if not board.visible:
+        await answer(query, to_plain(counted_lines(r, board.latest_count)[0]), show_alert=True)
         return
+    if kind == "ws" and not board.weakest:
+        await answer(query, r.message("trainer.level"), show_alert=True)
+        return
+    await answer(query)
     chat_id = update.effective_chat.id
+    if kind == "ws":
+        for text in workshop_messages(r, board.weakest):
+            await context.bot.send_message(chat_id, text, parse_mode=HTML)
+        return
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-        png = await render_off_loop(cohort_chart(r, board))
+        png = await render_off_loop(cohort_chart(r, cohort, board,
+                                                 await _today(context, update, r)))
         await context.bot.send_photo(chat_id, png, parse_mode=HTML, caption=r.message(
-            "trainer.chart_caption", name=cohort.name, count=board.finished,
-            change=board.change is not None))
+            "trainer.chart_caption", name=cohort.name, counted=board.latest_count.counted,
+            finished=board.finished, change=board.change is not None))
     except Forbidden:
         raise
     except (TelegramError, OSError, ValueError, RuntimeError) as exc:
         log.warning("cohort chart not delivered: %s", type(exc).__name__)
-    for text in workshop_messages(r, board.weakest):
-        await context.bot.send_message(chat_id, text, parse_mode=HTML)
+
+
+async def _today(context, update: Update, r: Renderer) -> str:
+    """Today's date where the trainer is (their time zone, else the operator's), as CLDR
+    writes it in the trainer's language: "Dec 1, 2026", "2026年12月1日"."""
+    zone = await h.coaching_of(context).zone_of(update.effective_user.id) \
+        or _settings(context).timezone
+    try:
+        where = ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError):
+        where = ZoneInfo("UTC")
+    return format_date(datetime.now(where).date(), format="medium",
+                       locale=babel_locale(r.locale))
 
 
 async def send_csv(update: Update, context, cohort: CohortInfo, r: Renderer) -> None:
+    """The CSV: headers in the trainer's language over a row of the stable ids."""
     bank = h.coach_of(context).content.bank
     store = _store(context)
     indices = tuple(bank.indices)
@@ -403,13 +543,28 @@ async def send_csv(update: Update, context, cohort: CohortInfo, r: Renderer) -> 
         except KeyError:  # an option removed from the content since: keep its id
             return option_id
 
+    def names(key: str) -> str:
+        if key in bank.dimensions:
+            return r.dimension(key)
+        if key in bank.indices:
+            return r.model(f"indices.{key}")
+        if any(q.id == key for q in bank.context):
+            return r.model(f"context.{key}.short").rstrip(":：")
+        try:
+            return html.unescape(str(r.message(f"trainer.csv.{key}")))
+        except KeyError:
+            return key
+
     data = csv_document(rows, board, bank.dimensions, indices,
-                        [q.id for q in bank.context], contexts, words)
+                        [q.id for q in bank.context], contexts, words, names)
     chat_id = update.effective_chat.id
+    count = board.latest_count
     await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_DOCUMENT)
     await context.bot.send_document(
         chat_id, data, filename=f"{r.message('trainer.csv_filename')}-{cohort.id}.csv",
-        caption=r.message("trainer.csv_caption", name=cohort.name, min_group=MIN_GROUP),
+        caption=r.message("trainer.csv_caption", name=cohort.name, min_group=MIN_GROUP,
+                          visible=board.visible, counted=count.counted,
+                          finished=count.finished, waiting=count.waiting, **consent_names(r)),
         parse_mode=HTML)
 
 
@@ -424,10 +579,11 @@ async def join_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE, payloa
     if cohort is None or not cohort.open:
         await update.effective_message.reply_html(r.message("trainer.join_unknown"))
         return False
+    names = consent_names(r)
     screen = Screen(r.message("trainer.join_ask", name=cohort.name, trainer=cohort.trainer_name,
-                           min_group=MIN_GROUP), (
-        (Button(_label(r, "join_share"), ("cj", cohort.code, "s")),),
-        (Button(_label(r, "join_aggregate"), ("cj", cohort.code, "a")),),
+                              min_group=MIN_GROUP, mode=mode_name(r, cohort.mode), **names), (
+        (Button(_label(r, "join_share", **names), ("cj", cohort.code, "s")),),
+        (Button(_label(r, "join_aggregate", **names), ("cj", cohort.code, "a")),),
         (Button(_label(r, "join_no"), ("cj", cohort.code, "n")),),
     ))
     await send(context, update.effective_chat.id, screen)
@@ -435,7 +591,8 @@ async def join_prompt(update: Update, context: ContextTypes.DEFAULT_TYPE, payloa
 
 
 async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """The consent answer; then the assessment's start screen."""
+    """The consent answer; then straight into the assessment the trainer chose for the cohort
+    (a participant in the middle of one gets the start screen instead, to go on or restart)."""
     query = update.callback_query
     coach = h.coach_of(context)
     user_id, locale = await h._user_locale(update, context)
@@ -444,6 +601,8 @@ async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     store = _store(context)
     cohort = await store.by_code(code)
     await answer(query)
+    record = await coach.open_assessment(user_id)
+    joined = False
     if cohort is None or not cohort.open:
         text = r.message("trainer.join_unknown")
     elif choice == "n":
@@ -452,24 +611,30 @@ async def join_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     else:
         consent = "share" if choice == "s" else "aggregate"
         joined = await store.join(cohort.id, user_id, consent)
-        text = r.message(f"trainer.joined_{consent}", name=cohort.name) if joined \
-            else r.message("trainer.join_unknown")
+        text = r.message(f"trainer.joined_{consent}", name=cohort.name,
+                         mode=mode_name(r, cohort.mode), starting=record is None,
+                         **consent_names(r)) if joined else r.message("trainer.join_unknown")
     await edit(query, Screen(text))
-    record = await coach.open_assessment(user_id)
-    await send(context, update.effective_chat.id,
-                  coach.welcome(locale, update.effective_user.first_name, record))
+    chat_id = update.effective_chat.id
+    if joined and record is None:
+        record = await coach.start(user_id, cohort.mode)
+        message = await send(context, chat_id, coach.step_screen(record, locale),
+                             record.state.id)
+        await coach.store.set_message(record.state.id, message.message_id)
+        return
+    await send(context, chat_id, coach.welcome(locale, update.effective_user.first_name, record))
 
 
 async def privacy_screen(context, user_id: int, locale: str) -> Screen:
     """/privacy: what is stored, and the user's cohorts with a "leave" button each."""
     r = h.coach_of(context).renderer(locale)
     memberships = await _store(context).memberships(user_id)
-    text = r.message("privacy", cohorts=bool(memberships))
+    text = r.message("privacy", cohorts=bool(memberships), **consent_names(r))
     if not memberships:
         return Screen(text)
     lines = [r.message("trainer.privacy_cohorts")] + [
         r.message("trainer.privacy_cohort", name=m.cohort.name, trainer=m.cohort.trainer_name,
-               share=m.consent == "share") for m in memberships]
+                  share=m.consent == "share", **consent_names(r)) for m in memberships]
     buttons = tuple((Button(_label(r, "leave", name=m.cohort.name), ("tr", "leave", m.cohort.id)),)
                     for m in memberships)
     return Screen(text + Markup("\n\n") + Markup("\n").join(lines), buttons)

@@ -1,16 +1,16 @@
 """replica safety: assessment versions, one open assessment and one pending check-in per user,
 the transactional inbox (replaces processed_updates)
 
-Revision ID: 0007
-Revises: 0006
+Revision ID: 0008
+Revises: 0007
 Create Date: 2026-11-24 09:00:00
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0007'
-down_revision = '0006'
+revision = '0008'
+down_revision = '0007'
 branch_labels = None
 depends_on = None
 
