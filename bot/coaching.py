@@ -9,7 +9,7 @@ import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.content.render import Button, Renderer, Screen
+from bot.content.render import Button, Renderer, Screen, to_plain
 from bot.domain.schedule import (
     checkin_at,
     clock_choices,
@@ -127,7 +127,8 @@ class Coaching:
         focus = lowest(scores, self.coach.content.bank.dimensions)
         if focus is None:
             return ()
-        return ((Button(f"{self._label(r, 'lesson')} {r.dimension(focus)}", ("learn", focus)),),)
+        title = to_plain(r.message("coach.lesson_button", name=r.dimension(focus)))
+        return ((Button(title, ("learn", focus)),),)
 
     def offer(self, locale: str, assessment_id: int, scores: dict) -> Screen:
         """After the report: a check-in in 7 / 30 days or none, and the lesson of the lowest

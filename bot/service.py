@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 
 from bot.content import PRIMARY_LOCALE, Content
 from bot.content.document import ReportDocument
-from bot.content.render import Button, Renderer, Screen
+from bot.content.render import Button, Renderer, Screen, to_plain
 from bot.domain.bank import UNSURE
 from bot.domain.flow import (
     AssessmentState,
@@ -62,8 +62,9 @@ class ChartData:
 @dataclass(frozen=True)
 class Report:
     """What the report sends: the result card (the chart's caption; `card_text` with the
-    eight dimension bars is sent instead when there is no chart), then the top priorities one
-    at a time (`pages`), with the offers under them (Coach.priority_screen)."""
+    eight dimension bars is sent instead when there is no chart) with the offers as its
+    buttons (Coach.card_buttons); the top priorities (`pages`) one at a time behind the first
+    of them (Coach.priority_screen)."""
 
     assessment_id: int
     mode: str
@@ -391,38 +392,45 @@ class Coach:
                           f"{(record.finished_at or datetime.now(UTC)):%Y-%m-%d}.pdf",
         )
 
-    def priority_screen(self, report: Report, locale: str, number: int = 1,
-                        checkin: bool = True) -> Screen:
-        return self._priority_screen(report.assessment_id, report.mode, report.pages, locale,
-                                     number, checkin)
+    def card_buttons(self, report: Report, locale: str,
+                     checkin: bool = True) -> tuple[tuple[Button, ...], ...]:
+        """The result card's buttons: the top priorities (one at a time, in a message of their
+        own), the plan and the full report, check-ins (left out when `checkin` is False:
+        /report does not ask again) and a retake."""
+        r = self.renderer(locale)
+        aid = report.assessment_id
+        rows: list[tuple[Button, ...]] = []
+        if report.pages:
+            title = to_plain(r.message("priorities_button", count=len(report.pages)))
+            rows.append((Button(title, ("pri", aid, 1, "n")),))
+        rows.append((Button(r.button("plan_short"), ("plan", aid)),
+                     Button(r.button("report_document"), ("doc", aid))))
+        last = [Button(r.button("retake"), ("new", report.mode, "n"))]
+        if checkin:
+            last.insert(0, Button(r.button("checkin"), ("chk", aid)))
+        rows.append(tuple(last))
+        return tuple(rows)
 
-    def _priority_screen(self, aid: int, mode: str, pages: tuple[str, ...], locale: str,
-                         number: int, checkin: bool) -> Screen:
-        """Priority `number` of the report with "Next priority ▸" (the same message shows the
-        next one, the last leads back to the first) and the offers: the plan, the full report,
-        check-ins (left out when `checkin` is False: /report does not ask again) and a
-        retake. With no priority, the "no gaps left" line and the offers."""
+    def priority_screen(self, aid: int, pages: tuple[str, ...], locale: str,
+                        number: int = 1) -> Screen:
+        """Priority `number` of the report, with "Next priority ▸" (the same message shows the
+        next one; the last leads back to the first), the plan and the full report."""
         r = self.renderer(locale)
         count = len(pages)
         number = min(max(1, number), count) if count else 0
         text = pages[number - 1] if count else r.message("priorities_none")
         rows: list[tuple[Button, ...]] = []
-        flag = 1 if checkin else 0
         if count > 1:
-            rows.append((Button(r.button("next_priority"), ("pri", aid, number + 1, flag))
+            rows.append((Button(r.button("next_priority"), ("pri", aid, number + 1))
                          if number < count else
-                         Button(r.button("first_priority"), ("pri", aid, 1, flag)),))
+                         Button(r.button("first_priority"), ("pri", aid, 1)),))
         rows.append((Button(r.button("plan_short"), ("plan", aid)),
                      Button(r.button("report_document"), ("doc", aid))))
-        last = [Button(r.button("retake"), ("new", mode, "n"))]
-        if checkin:
-            last.insert(0, Button(r.button("checkin"), ("chk", aid)))
-        rows.append(tuple(last))
         return Screen(text, tuple(rows))
 
-    async def priority_page(self, user_id: int, assessment_id: int, number: int, locale: str,
-                            checkin: bool) -> Screen | None:
-        """The report's priority `number` again (a "Next priority" tap); None when the
+    async def priority_page(self, user_id: int, assessment_id: int, number: int,
+                            locale: str) -> Screen | None:
+        """The report's priority `number` (from the card, or "Next priority"); None when the
         assessment is not this user's finished one."""
         record = await self.owned(user_id, assessment_id)
         if record is None or record.status != "finished":
@@ -430,8 +438,7 @@ class Coach:
         result = self.compute(record)
         r = self.renderer(locale, record.content_version)
         pages = tuple(r.priority_page(result, n) for n in range(1, len(result.priorities) + 1))
-        return self._priority_screen(assessment_id, record.state.mode, pages, locale, number,
-                                     checkin)
+        return self.priority_screen(assessment_id, pages, locale, number)
 
 
 def _values(dimensions: tuple[str, ...], scores: dict) -> tuple[float, ...]:

@@ -56,13 +56,13 @@ def test_quick_check_over_http(api, bot):
     assert "report" in done.text and not callbacks(done), "the question became 'here it is'"
 
     report = api.wait(lambda: api.last_with_buttons(USER, "doc:"), what="the report")
-    photo = api.called("sendPhoto")[-1]  # first the chart, the result card its caption
+    photo = api.called("sendPhoto")[-1]  # the chart, the result card its caption: alone
     assert photo.files["photo"][1].startswith(b"\x89PNG\r\n\x1a\n"), "the chart is a PNG"
     assert "Your score: 25/100" in photo.params["caption"]  # every answer scores 1 of 4
-    assert "Trust Index" in photo.params["caption"]
-    assert photo.seq < next(c.seq for c in api.called("sendMessage")  # then the priorities
-                            if c.params["text"] == report.text)
-    assert "Priority 1 of 3" in report.text
+    assert "Trust Index" in photo.params["caption"] and report.text == photo.params["caption"]
+    assert not [c for c in api.called("sendMessage") if c.seq > photo.seq]
+    first = tap(api, "🎯 Your top 3 priorities")  # one at a time, behind the card's button
+    assert first.method == "sendMessage" and "Priority 1 of 3" in first.params["text"]
 
     document = tap(api, "📄 Full report")
     assert document.method == "sendDocument"

@@ -72,6 +72,9 @@ BUBBLE_WIDTH = SCREEN_WIDTH - 2 * SIDE_MARGIN  # 358: also the inline keyboard's
 TEXT_WIDTH = BUBBLE_WIDTH - 2 * BUBBLE_PADDING_X  # 334
 KEYBOARD_WIDTH = TEXT_WIDTH
 EMOJI_EM = 1.25
+QUOTE_INSET = 20  # a quote's bar and indent
+QUOTE_PADDING_Y = 8  # above and below a quote, together
+QUOTE_COLLAPSED_LINES = 3  # an expandable quote, closed
 CAPTION_LIMIT = 1024  # Telegram's photo caption, characters after the markup is parsed
 MESSAGE_LIMIT = 4096
 
@@ -184,8 +187,13 @@ def _widths(text: str, size: int, style: str, locale: str) -> list[tuple[str, fl
 
 
 # --- Telegram HTML ---------------------------------------------------------------------------
+_BLOCK = "\x00"  # where a quote begins or ends: a line break unless one is there already
+
+
 class _Runs(HTMLParser):
-    """Telegram HTML to (text, style) runs: <b>/<strong> semibold, <code>/<pre> monospace."""
+    """Telegram HTML to (text, style, block) runs: <b>/<strong> semibold, <code>/<pre>
+    monospace; block "quote" inside a <blockquote>, "expandable" inside <blockquote
+    expandable> (Telegram shows it collapsed, QUOTE_COLLAPSED_LINES high, with "show more")."""
 
     BOLD = {"b", "strong"}
     CODE = {"code", "pre"}
@@ -194,26 +202,38 @@ class _Runs(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.bold = 0
         self.code = 0
-        self.runs: list[tuple[str, str]] = []
+        self.block = ""
+        self.runs: list[tuple[str, str, str]] = []
 
     def handle_starttag(self, tag, attrs):
         self.bold += tag in self.BOLD
         self.code += tag in self.CODE
+        if tag == "blockquote":
+            self.block = "expandable" if any(k == "expandable" for k, _ in attrs) else "quote"
+            self.runs.append((_BLOCK, "regular", ""))  # a quote is a block of its own
 
     def handle_endtag(self, tag):
         self.bold -= tag in self.BOLD and self.bold > 0
         self.code -= tag in self.CODE and self.code > 0
+        if tag == "blockquote":
+            self.block = ""
+            self.runs.append((_BLOCK, "regular", ""))
 
     def handle_data(self, data):
         style = "code" if self.code else ("semibold" if self.bold else "regular")
-        self.runs.append((data, style))
+        self.runs.append((data, style, self.block))
 
 
-def runs_of(html_text: str) -> list[tuple[str, str]]:
+def _parse(html_text: str) -> list[tuple[str, str, str]]:
     parser = _Runs()
     parser.feed(html_text)
     parser.close()
     return parser.runs
+
+
+def runs_of(html_text: str) -> list[tuple[str, str]]:
+    """The text's (text, style) runs, as Telegram shows them."""
+    return [(text, style) for text, style, _ in _parse(html_text) if text != _BLOCK]
 
 
 def plain(html_text: str) -> str:
@@ -246,27 +266,53 @@ def _is_pictograph(ch: str) -> bool:
 def wrap(html_text: str, width: float = TEXT_WIDTH, size: int = TEXT_SIZE,
          locale: str = "en") -> list[float]:
     """The lines `html_text` takes in a column `width` px wide: each line's width, px. A blank
-    line (two newlines) counts as a line of its own."""
+    line (two newlines) counts as a line of its own; a quote is narrower by QUOTE_INSET, and an
+    expandable one takes QUOTE_COLLAPSED_LINES at most (it opens on a tap)."""
     lines: list[float] = []
-    for paragraph in _paragraphs(html_text):
-        lines += _wrap_paragraph(paragraph, width, size, locale)
-    # Telegram trims the text: no trailing blank lines.
+    quote: list[float] = []
+    block = ""
+    for kind, paragraph in _paragraphs(html_text) + [("", ())]:
+        if kind != block:  # a quote begins or ends
+            if block == "expandable":
+                quote = quote[:QUOTE_COLLAPSED_LINES]
+            lines += quote
+            quote = []
+            block = kind
+        if not kind:
+            if paragraph or block == "":
+                lines += _wrap_paragraph(paragraph, width, size, locale) if paragraph else [0.0]
+            continue
+        quote += _wrap_paragraph(paragraph, width - QUOTE_INSET, size, locale) \
+            if paragraph else [0.0]
+    lines = lines[:-1]  # the sentinel's
+    # Telegram trims the text: no leading or trailing blank lines.
     while len(lines) > 1 and lines[-1] == 0:
         lines.pop()
     return lines
 
 
-def _paragraphs(html_text: str) -> list[tuple[tuple[str, str], ...]]:
-    """The text's lines (split at newlines), each as its (text, style) runs."""
-    out: list[list[tuple[str, str]]] = [[]]
-    for text, style in runs_of(html_text):
-        parts = text.split("\n")
-        for n, part in enumerate(parts):
+def _paragraphs(html_text: str) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
+    """The text's lines (split at newlines and where a quote begins or ends), each as its
+    block ("", "quote", "expandable") and (text, style) runs."""
+    out: list[tuple[str, list[tuple[str, str]]]] = [("", [])]
+    fresh = False  # a block just began or ended: a line break here ends no line
+    for text, style, block in _parse(html_text):
+        if text == _BLOCK:
+            if out[-1][1]:
+                out.append(("", []))
+            fresh = True
+            continue
+        if fresh and text.startswith("\n") and not out[-1][1]:
+            text = text[1:]
+        fresh = False
+        for n, part in enumerate(text.split("\n")):
             if n:
-                out.append([])
+                out.append((block, []))
+            elif not out[-1][1]:
+                out[-1] = (block, out[-1][1])
             if part:
-                out[-1].append((part, style))
-    return [tuple(p) for p in out]
+                out[-1][1].append((part, style))
+    return [(block, tuple(runs)) for block, runs in out]
 
 
 @lru_cache(maxsize=50_000)
@@ -325,7 +371,8 @@ def bubble_height(html_text: str, locale: str = "en",
     line leaves no room for it."""
     if lines is None:
         lines = wrap(html_text, TEXT_WIDTH, TEXT_SIZE, locale)
-    height = 2 * BUBBLE_PADDING_Y + len(lines) * line_height()
+    height = 2 * BUBBLE_PADDING_Y + len(lines) * line_height() \
+        + QUOTE_PADDING_Y * html_text.count("<blockquote")
     if lines and lines[-1] + TIME_WIDTH > TEXT_WIDTH:
         height += line_height() * 0.8
     return height

@@ -8,7 +8,7 @@ can be checked against the database before anything is written:
 Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid|0>   del:<yes|no>
   rep   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>
   cid:<reminder>:<plan action> (the action a check-in's "Done" was about)
-  pri:<aid>:<number>:<0|1> (the report's priority `number`; 1: with the check-in offer)
+  pri:<aid>:<number>[:n] (the report's priority `number`; n: in a new message)
   chk:<aid> (the report's check-in offer)
   learn:<dimension>   tz:<IANA zone>[:<aid>:<7|30>]   tzo[:<aid>:<7|30>]
   (tz carries the zone chosen and, when a check-in waits for it, that check-in; tzo asks for the
@@ -46,7 +46,7 @@ PATTERNS = {
     "rem": re.compile(rf"^rem:{_ID}:(0|7|30)$"),
     "ci": re.compile(rf"^ci:{_ID}:(done|work|stop)$"),
     "cid": re.compile(rf"^cid:{_ID}:{_ID}$"),
-    "pri": re.compile(rf"^pri:{_ID}:(\d{{1,2}}):([01])$"),
+    "pri": re.compile(rf"^pri:{_ID}:(\d{{1,2}})(?::(n))?$"),
     "chk": re.compile(rf"^chk:{_ID}$"),
     "learn": re.compile(r"^learn:([a-z_]{1,30})$"),
     "rep": re.compile(r"^rep$"),

@@ -16,7 +16,7 @@ from bot.domain.flow import Verdict
 from bot.service import Coach, Report
 from bot.storage import AssessmentRecord
 
-from .callbacks import decode
+from .callbacks import decode, keyboard
 from .chats import is_private
 from .replies import answer, edit, edit_message, send
 
@@ -422,41 +422,50 @@ async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
 # --- the report --------------------------------------------------------------------------------
 async def send_report(chat_id: int, context, report: Report, locale: str,
                       checkin: bool = True) -> None:
-    """The result card first (the radar chart with the card as its caption; the card as a
-    message of its own when it is longer than a caption may be, or instead of the chart when
-    the chart fails), then the first priority with "Next priority ▸" and the offers (check-ins
-    only when `checkin`: /report does not ask again)."""
+    """The result card, alone: the radar chart with the card as its caption and the offers as
+    its buttons (the priorities one at a time, the plan, the full report, check-ins, a retake).
+    Sent last and alone, the score is what the owner sees on landing (the review's argument:
+    the owner lands at the bottom of what arrived). A card longer than a caption may be comes
+    as a message of its own under the chart; when the chart fails, the card with the eight
+    dimension bars comes instead. `checkin`: False for /report, which does not ask again."""
     from bot.chart import render_off_loop
     from bot.content.layout import CAPTION_LIMIT, telegram_length
 
+    markup = keyboard(coach_of(context).card_buttons(report, locale, checkin))
     as_caption = telegram_length(report.card) <= CAPTION_LIMIT
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
         png = await render_off_loop(report.chart)
-        await context.bot.send_photo(chat_id, png, caption=report.card if as_caption else None,
-                                     parse_mode=HTML)
-        if not as_caption:
-            await context.bot.send_message(chat_id, report.card, parse_mode=HTML)
+        if as_caption:
+            await context.bot.send_photo(chat_id, png, caption=report.card, parse_mode=HTML,
+                                         reply_markup=markup)
+            return
+        await context.bot.send_photo(chat_id, png)
     except Forbidden:
         raise
     except (TelegramError, OSError, ValueError, RuntimeError) as exc:
         log.warning("report chart not delivered: %s", type(exc).__name__)
-        await context.bot.send_message(chat_id, report.card_text, parse_mode=HTML)
-    await send(context, chat_id, coach_of(context).priority_screen(report, locale, 1, checkin))
+        await context.bot.send_message(chat_id, report.card_text, parse_mode=HTML,
+                                       reply_markup=markup)
+        return
+    await context.bot.send_message(chat_id, report.card, parse_mode=HTML, reply_markup=markup)
 
 
 async def priority_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """pri:<aid>:<n>:<0|1>: the report's priority n, in the same message."""
+    """pri:<aid>:<n>[:n]: the report's priority n; from the card (n) in a new message, from
+    "Next priority" in the same one."""
     query = update.callback_query
     user_id, locale = await _user_locale(update, context)
-    _, assessment_id, number, checkin = decode(query.data)
-    screen = await coach_of(context).priority_page(user_id, assessment_id, number, locale,
-                                                   bool(checkin))
+    _, assessment_id, number, *new = decode(query.data)
+    screen = await coach_of(context).priority_page(user_id, assessment_id, number, locale)
     if screen is None:
         await answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
         return
     await answer(query)
-    await edit(query, screen)
+    if new:
+        await send(context, update.effective_chat.id, screen)
+    else:
+        await edit(query, screen)
 
 
 async def checkin_offer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
