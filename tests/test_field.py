@@ -544,10 +544,10 @@ async def test_one_priority_and_a_tie_for_strongest(app, person, telegram, store
         await p.tap(4 if n else 1)  # the first item scores 1, the rest 4
         if any(d.startswith("ev:") for _, d in buttons(p.screen)):
             await p.tap("Yes, every one")
-    summary = next(t for t in p.texts if "Trust Index" in t)
-    assert "Strongest, tied: " in summary and "Weakest: Integrity" in summary
-    priorities = next(t for t in p.texts if "priorit" in t)
-    assert "Your top priority" in priorities and "1 priorities" not in priorities
+    card = next(t for t in p.texts if "Trust Index" in t)
+    assert "Strongest, tied: " in card and "Weakest: Integrity" in card
+    await p.tap("🎯 Your top priority ▸")  # the card's button: one, not "top 1 priorities"
+    assert "Your top priority" in p.texts[-1] and "1 priorities" not in p.texts[-1]
     await p.send("/plan")
     assert "0 of 1 done" in p.screen.text
     await store.set_timezone(p.id, "UTC")

@@ -22,13 +22,13 @@ budget takes the tighter figure, so that what fits here fits on the phone:
 - MESSAGE_GAP 10 px between messages; PHOTO_SIZE 358 px: a square photo as wide as the bubble.
 
 Glyphs: Telegram draws with SF Pro (iOS) or Roboto (Android), which this project does not
-ship. Latin letters, digits and symbols are measured with DejaVu Sans (matplotlib ships it),
-about 4% wider than SF Pro Text at the same size: the budget errs on the safe side. Chinese
-characters, CJK punctuation and fullwidth forms are measured with the project's own Coach Sans
-SC (zh-Hans, en) or TC (zh-Hant) from content/fonts (1 em a character, like PingFang). Bold
-text (semibold on iOS) and button titles (medium) are both taken as the mean of the Regular
-and Bold advances; <code> is DejaVu Sans Mono. An emoji is 1.25 em (Apple Color Emoji's
-advance); variation selectors and joiners are 0 wide.
+ship. Latin letters, digits and symbols are measured with DejaVu Sans (the project's Coach
+Symbols face is a subset of it, content/fonts), about 4% wider than SF Pro Text at the same
+size: the budget errs on the safe side. Chinese characters, CJK punctuation and fullwidth forms
+are measured with the project's own Coach Sans SC (zh-Hans, en) or TC (zh-Hant), 1 em a
+character like PingFang. Bold text (semibold on iOS) and button titles (medium) are both taken
+as the mean of the Regular and Bold advances; <code> is DejaVu Sans Mono (0.602 em a glyph).
+An emoji is 1.25 em (Apple Color Emoji's advance); variation selectors and joiners are 0 wide.
 
 Line breaking: English wraps at spaces (a word longer than the line breaks anywhere); Chinese
 wraps between any two characters, except before closing punctuation (，。、：；！？）」』”…) and
@@ -52,6 +52,7 @@ import re
 from dataclasses import dataclass
 from functools import lru_cache
 from html.parser import HTMLParser
+from pathlib import Path
 
 SCREEN_WIDTH = 390
 VISIBLE_HEIGHT = 670
@@ -125,46 +126,40 @@ def _font(path: str, size: int):
     return ImageFont.truetype(path, size)
 
 
-@lru_cache(maxsize=8)
-def _cmap(path: str) -> frozenset[int]:
-    from fontTools.ttLib import TTFont
-
-    with TTFont(path, lazy=True) as font:
-        return frozenset(font.getBestCmap())
-
-
-def _faces(locale: str, style: str) -> tuple[str, str]:
-    """(CJK face, Latin face) files for a locale and a style (regular, bold, code)."""
+def _faces(locale: str, style: str) -> tuple[Path, Path]:
+    """(CJK face, Latin face) files for a locale and a style (regular or bold): the locale's
+    Coach Sans, and Coach Symbols (DejaVu Sans: its Latin letters, digits and symbols)."""
     from bot.fonts import font_path, region_for, symbol_font_path
 
     weight = "Bold" if style == "bold" else "Regular"
-    cjk = str(font_path(region_for(locale), weight))
-    if style == "code":
-        latin = str(symbol_font_path().with_name("DejaVuSansMono.ttf"))
-    else:
-        latin = str(symbol_font_path(weight))
-    return cjk, latin
+    return font_path(region_for(locale), weight), symbol_font_path(weight)
+
+
+MONO_EM = 0.602  # DejaVu Sans Mono's advance, the same for every glyph: <code>
 
 
 @lru_cache(maxsize=200_000)
 def _advance(ch: str, size: int, style: str, locale: str) -> float:
     """The advance width of one character, px. `style`: regular, semibold, bold or code."""
+    from bot.fonts import covers
+
     if style == "semibold":
         return (_advance(ch, size, "regular", locale) + _advance(ch, size, "bold", locale)) / 2
+    if style == "code":
+        return size * (1.0 if is_cjk(ch) else MONO_EM)
     cjk, latin = _faces(locale, style)
     cp = ord(ch)
-    if is_cjk(ch) and cp in _cmap(cjk):
+    if is_cjk(ch) and cp in covers(cjk):
         path = cjk
-    elif cp in _cmap(latin):
+    elif cp in covers(latin):
         path = latin
-    elif cp in _cmap(cjk):
+    elif cp in covers(cjk):
         path = cjk
     else:  # no shipped face draws it: a square, like the font's own missing-glyph box
         return float(size)
-    return _font(path, size).getlength(ch)
+    return _font(str(path), size).getlength(ch)
 
 
-@lru_cache(maxsize=20_000)
 def text_width(text: str, size: int = TEXT_SIZE, style: str = "regular",
                locale: str = "en") -> float:
     """The width of one line of `text`, px (no wrapping)."""
