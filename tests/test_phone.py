@@ -87,7 +87,7 @@ def test_every_answer_button_title_shows_whole():
 
 
 def test_the_welcome_promises_what_the_model_computes():
-    """The welcome's "(~10 min)" and "(~3 min)" are the reading-speed model's median over the
+    """The welcome's "(~10 min)" and "(~4 min)" are the reading-speed model's median over the
     persona matrix, within a minute, in every locale."""
     for locale in CONTENT.texts:
         for mode in ("full", "quick"):
