@@ -13,7 +13,7 @@ from bot.content import layout
 from bot.content.lint import _load, personas
 from bot.content.render import Renderer, to_plain
 from bot.content.screens import phone_problems, promised_minutes, screens, typical_minutes
-from bot.domain.flow import Flow
+from bot.domain.flow import AssessmentState, Flow
 
 from .conftest import Person
 from .fakes import Call, buttons
@@ -201,3 +201,19 @@ async def test_typed_numbers_are_not_answers_where_buttons_are_not_numbered(pers
     await p.send("1")
     assert await store.export_user(p.id) == before
     assert "Please tap a button under the question." in p.texts[-1]
+
+
+def test_an_earlier_content_version_gets_number_buttons():
+    """An assessment still open on content 2026.11-1 (whose option labels are whole sentences)
+    shows its questions with the numbers 1-5 as buttons, in one row, rather than cut titles."""
+    version = next(iter(CONTENT.archived))
+    r = Renderer(CONTENT, "en", version)
+    flow = Flow(CONTENT.bank_for(version), "full")
+    state = AssessmentState(1, "full", flow.first_item, False,
+                            {"sector": ("cafe",), "team": ("t2_5",), "channels": ("in_person",)},
+                            {})
+    screen = r.step(flow, state)
+    first_row = [b.label for b in screen.buttons[0]]
+    assert first_row == ["1", "2", "3", "4", "5"]
+    m = layout.measure(screen.text, [[b.label for b in row] for row in screen.buttons])
+    assert not m.cut
