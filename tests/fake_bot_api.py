@@ -224,6 +224,8 @@ class FakeBotApi:
             m = self.messages.get(int(p["chat_id"]), {}).get(int(p["message_id"]))
             if m is None:
                 raise _ApiError(400, "Bad Request: message to edit not found")
+            if m.kind != "text":  # a photo or a document: Telegram edits captions, not text
+                raise _ApiError(400, "Bad Request: there is no text in the message to edit")
             markup = _markup(p.get("reply_markup"))
             if m.text == p["text"] and m.reply_markup == markup:
                 raise _ApiError(400, "Bad Request: message is not modified: specified new "

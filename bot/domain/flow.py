@@ -124,6 +124,31 @@ class DoneView:
     pass
 
 
+# What is still to come, screen by screen, for the progress line and the time left.
+SCREEN = "screen"  # a question: the review, a business question or an item
+CHECK = "check"  # an evidence check that will be shown (its answer asks for one)
+MAYBE_CHECK = "check?"  # an evidence check that comes if the answer is 3-4
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an owner is, counted in screens: every question, business question and evidence
+    check (checks as they come: one is counted once its answer asks for it).
+
+    `number` is the screen on show (1-based), `total` the screens shown so far, this one and
+    those sure to come; on a retake's optional detour through the business questions `number`
+    is None (the detour is not counted: "the same business" skips it). `remaining` lists what is
+    left from the screen on show on, in order: (step, SCREEN | CHECK | MAYBE_CHECK).
+    `checks_seen` of `evidence_answered` answers to items with a check asked for one so far.
+    """
+
+    number: int | None
+    total: int
+    remaining: tuple[tuple[Step, str], ...]
+    checks_seen: int = 0
+    evidence_answered: int = 0
+
+
 View = ReviewView | ContextView | ItemView | EvidenceView | DoneView
 
 
@@ -202,6 +227,59 @@ class Flow:
         """(answered, asked): how far an owner is, for "12/27 answered"."""
         items = self.active_items(state)
         return sum(1 for i in items if i.id in state.answers), len(items)
+
+    def progress(self, state: AssessmentState) -> Progress:
+        """The screens of this assessment: how far the owner is and what is left (Progress)."""
+        cursor = state.cursor
+        done_screens = 0
+        sure_ahead = 0
+        remaining: list[tuple[Step, str]] = []
+        checks = answered = 0
+        on_detour = state.prefilled and 0 <= cursor < len(self.steps) \
+            and self.steps[cursor].context is not None
+        for step in self.steps:
+            if not self.is_active(state, step.position):
+                continue
+            if step.context is not None and state.prefilled and not (
+                    on_detour and step.position >= cursor):
+                continue  # a retake's business questions: skipped, unless being walked now
+            counted = not (step.context is not None and state.prefilled)
+            if step.item is None:
+                screens = [SCREEN]
+            else:
+                answer = state.answers.get(step.item.id)
+                check = self._check_kind(step.item, answer)
+                if step.item.evidence and answer is not None and step.position != cursor:
+                    answered += 1
+                    checks += check == CHECK
+                if step.position == cursor and not self.needs_evidence(step.item, answer):
+                    check = MAYBE_CHECK if step.item.evidence else None  # answered afresh
+                screens = [SCREEN] + ([check] if check else [])
+            if step.position < cursor:
+                done_screens += sum(1 for k in screens if k != MAYBE_CHECK)
+                continue
+            if step.position == cursor and step.item is not None and \
+                    self.needs_evidence(step.item, state.answers.get(step.item.id)):
+                done_screens += 1  # the item's own screen: the check is on show
+                screens = [CHECK]
+            remaining += [(step, k) for k in screens]
+            if counted:
+                sure_ahead += sum(1 for k in screens if k != MAYBE_CHECK)
+        if self.is_complete(state):
+            return Progress(done_screens, done_screens, (), checks, answered)
+        number = None if on_detour else done_screens + 1
+        total = done_screens + sure_ahead
+        return Progress(number, max(total, number or 0), tuple(remaining), checks, answered)
+
+    def _check_kind(self, item: Item, answer: Answer | None) -> str | None:
+        """Whether an item's evidence check comes: CHECK, MAYBE_CHECK (not answered yet) or None."""
+        if not item.evidence:
+            return None
+        if answer is None:
+            return MAYBE_CHECK
+        if answer.evidence is not None or self.needs_evidence(item, answer):
+            return CHECK
+        return None
 
     def needs_evidence(self, item: Item, answer: Answer | None) -> bool:
         if answer is None or not item.evidence or answer.evidence is not None:

@@ -113,19 +113,14 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("settings", h.settings_command, filters=private))
     for kind in ASSESSMENT_TAPS:
         app.add_handler(CallbackQueryHandler(h.tap, pattern=matcher(PATTERNS[kind])))
-    app.add_handler(CallbackQueryHandler(h.begin, pattern=matcher(PATTERNS["new"])))
-    app.add_handler(CallbackQueryHandler(h.resume, pattern=matcher(PATTERNS["go"])))
-    app.add_handler(CallbackQueryHandler(h.choose_language, pattern=matcher(PATTERNS["lang"])))
-    app.add_handler(CallbackQueryHandler(h.document, pattern=matcher(PATTERNS["doc"])))
-    app.add_handler(CallbackQueryHandler(h.plan, pattern=matcher(PATTERNS["plan"])))
-    app.add_handler(CallbackQueryHandler(h.confirm_delete, pattern=matcher(PATTERNS["del"])))
-    app.add_handler(CallbackQueryHandler(h.mark_action, pattern=matcher(PATTERNS["pa"])))
-    app.add_handler(CallbackQueryHandler(h.remind, pattern=matcher(PATTERNS["rem"])))
-    app.add_handler(CallbackQueryHandler(h.checkin_reply, pattern=matcher(PATTERNS["ci"])))
-    app.add_handler(CallbackQueryHandler(h.lesson, pattern=matcher(PATTERNS["learn"])))
-    app.add_handler(CallbackQueryHandler(h.report_command, pattern=matcher(PATTERNS["rep"])))
-    app.add_handler(CallbackQueryHandler(h.choose_zone, pattern=matcher(PATTERNS["tz"])))
-    app.add_handler(CallbackQueryHandler(h.zone_by_clock, pattern=matcher(PATTERNS["tzo"])))
+    for kind, callback in (("new", h.begin), ("go", h.resume), ("lang", h.choose_language),
+                           ("doc", h.document), ("plan", h.plan), ("del", h.confirm_delete),
+                           ("pa", h.mark_action), ("rem", h.remind), ("ci", h.checkin_reply),
+                           ("cid", h.checkin_action), ("pri", h.priority_page),
+                           ("chk", h.checkin_offer), ("learn", h.lesson),
+                           ("rep", h.report_command), ("tz", h.choose_zone),
+                           ("tzo", h.zone_by_clock)):
+        app.add_handler(CallbackQueryHandler(callback, pattern=matcher(PATTERNS[kind])))
     add_trainer_handlers(app)  # /trainer, cohort and join buttons: before the catch-all
     app.add_handler(CallbackQueryHandler(h.unknown_tap))
     # Never silent: typed text, a sticker, photo, voice note, location, contact, an unknown

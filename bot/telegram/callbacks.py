@@ -5,8 +5,11 @@ can be checked against the database before anything is written:
   ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   rv:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>
   ok:<aid>:<pos>
   back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
-Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
+Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid|0>   del:<yes|no>
   rep   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>
+  cid:<reminder>:<plan action> (the action a check-in's "Done" was about)
+  pri:<aid>:<number>[:n] (the report's priority `number`; n: in a new message)
+  chk:<aid> (the report's check-in offer)
   learn:<dimension>   tz:<IANA zone>[:<aid>:<7|30>]   tzo[:<aid>:<7|30>]
   (tz carries the zone chosen and, when a check-in waits for it, that check-in; tzo asks for the
   time on the user's clock)
@@ -46,6 +49,9 @@ PATTERNS = {
     "pa": re.compile(rf"^pa:{_ID}:([01])$"),
     "rem": re.compile(rf"^rem:{_ID}:(0|7|30)$"),
     "ci": re.compile(rf"^ci:{_ID}:(done|work|stop)$"),
+    "cid": re.compile(rf"^cid:{_ID}:{_ID}$"),
+    "pri": re.compile(rf"^pri:{_ID}:(\d{{1,2}})(?::(n))?$"),
+    "chk": re.compile(rf"^chk:{_ID}$"),
     "learn": re.compile(r"^learn:([a-z_]{1,30})$"),
     "rep": re.compile(r"^rep$"),
     "tz": re.compile(rf"^tz:([A-Za-z][A-Za-z0-9_+/-]{{0,39}})(?::{_ID}:(7|30))?$"),
