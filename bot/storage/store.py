@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -117,10 +119,20 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:
     # The driver's own transaction handling off: we say BEGIN ourselves (see _sqlite_begin).
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
     # Wait for a lock instead of failing at once: another replica's migration, a long backup
     # start, a burst of writers on a loaded machine.
     cursor.execute("PRAGMA busy_timeout=30000")
+    # Readers never block the writer. Two processes opening a new file at the same moment may
+    # both try to switch it to WAL; SQLite can answer "database is locked" without waiting for
+    # that, so try again for a few seconds.
+    for attempt in range(50):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
     cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE for /delete
     cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     cursor.close()
