@@ -89,8 +89,8 @@ async def take_assessment(driver: Driver, uid: int, rng: random.Random) -> None:
         message = driver.telegram.last_with_buttons(uid)
         options = buttons(message)
         data = [d for _, d in options]
-        if any(d.startswith("rem:") for d in data):
-            return  # the report arrived (its check-in offer is the last message)
+        if any(d.startswith("doc:") for d in data):
+            return  # the report arrived (its priorities and offers are the last message)
         if any(d == "new:full" for d in data):
             choice = "new:full"
         elif any(d.startswith("ans:") for d in data):

@@ -9,7 +9,7 @@ import html
 from dataclasses import dataclass
 from datetime import UTC, datetime
 
-from bot.content.render import Button, Renderer, Screen
+from bot.content.render import Button, Renderer, Screen, to_plain
 from bot.domain.schedule import (
     checkin_at,
     clock_choices,
@@ -62,7 +62,13 @@ class Coaching:
 
     async def plan_screen(self, user_id: int, locale: str,
                           assessment_id: int | None = None) -> Screen | None:
-        """The plan of the latest (or the given) finished assessment; None if not this user's."""
+        """The plan of the latest (or the given) finished assessment; None if not this user's.
+
+        After a retake the actions ticked in the plan before stay in view: each one the new
+        plan has again is marked "ticked last time", the others are listed under the plan.
+        Ticks are not carried over: an action comes back only when the owner's new answer puts
+        the practice at the same level again, so it is not in place yet; a carried tick would
+        hide the gap the owner just reported."""
         r = self._r(locale)
         if assessment_id is None:
             record = await self._latest(user_id)
@@ -74,16 +80,33 @@ class Coaching:
         if not items:
             return Screen(r.message("coach.plan_none"))
         done_ids = {i.recommendation_id for i in items if i.done}
+        earlier, earlier_record = await self._earlier_ticks(record)
+        current_ids = {i.recommendation_id for i in items}
         text = self.coach.renderer(locale, record.content_version).plan(
             self.coach.stored_plan(record, items), done_ids,
             header=r.message("coach.plan_header", done=len(done_ids), count=len(items)),
-            context=record.state.context)
+            context=record.state.context,
+            before={i.recommendation_id for i in earlier} & current_ids)
+        others = [self._titles(earlier_record, locale, i)[0] for i in earlier
+                  if i.recommendation_id not in current_ids]
+        if others:
+            text += "\n\n" + r.message("coach.plan_earlier", count=len(others),
+                                        items=r.label("list_separator").join(others))
         rows = []
         for n, item in enumerate(items, start=1):
             title, _ = self._titles(record, locale, item)
             mark = "☑" if item.done else "☐"
             rows.append((Button(f"{mark} {n}. {title}", ("pa", item.id, 0 if item.done else 1)),))
         return Screen(text, tuple(rows))
+
+    async def _earlier_ticks(self, record) -> tuple[list[PlanItem], object]:
+        """The actions ticked in the plan of the owner's finished assessment before `record`,
+        and that assessment."""
+        for older in await self.store.finished_assessments(record.user_id, limit=10):
+            if older.state.id < record.state.id:
+                items = await self.store.plan_items(older.state.id)
+                return [i for i in items if i.done], older
+        return [], None
 
     async def mark(self, user_id: int, plan_item_id: int, done: bool,
                    locale: str) -> tuple[str, Screen] | None:
@@ -104,7 +127,8 @@ class Coaching:
         focus = lowest(scores, self.coach.content.bank.dimensions)
         if focus is None:
             return ()
-        return ((Button(f"{self._label(r, 'lesson')} {r.dimension(focus)}", ("learn", focus)),),)
+        title = to_plain(r.message("coach.lesson_button", name=r.dimension(focus)))
+        return ((Button(title, ("learn", focus)),),)
 
     def offer(self, locale: str, assessment_id: int, scores: dict) -> Screen:
         """After the report: a check-in in 7 / 30 days or none, and the lesson of the lowest
@@ -251,31 +275,82 @@ class Coaching:
         await self.store.cancel_reminders(reminder.user_id)
 
     async def checkin_reply(self, user_id: int, reminder_id: int, choice: str, locale: str,
-                            now: datetime | None = None) -> str | None:
+                            now: datetime | None = None) -> Screen | None:
+        """The owner's answer to a check-in. "Done" asks which action (a button for each open
+        one, see `checkin_done`); None when the check-in is not this user's."""
         if await self.store.reminder_owner(reminder_id) != user_id:
             return None
         r = self._r(locale)
         if choice == "stop":
             await self.store.cancel_reminders(user_id)
-            return r.message("coach.checkin_stopped")
+            return Screen(r.message("coach.checkin_stopped"))
         record = await self._latest(user_id)
         if record is None:
             return None
+        # A check-in is answered once (a double tap, maybe on two replicas, counts once): the
+        # answer and what it does are one transaction.
         if choice == "work":
             where = zone(await self.zone_of(user_id), self.default_tz)
             due = checkin_at(now or datetime.now(UTC), WORKING_AGAIN_DAYS, where)
-            await self.store.schedule_reminder(user_id, record.state.id, due)
-            return r.message("coach.checkin_working", date=r.local_date(due, where),
-                             time=r.local_time(due, where))
+            if not await self.store.answer_checkin(reminder_id, user_id,
+                                                   again=(record.state.id, due)):
+                return None
+            return Screen(r.message("coach.checkin_working", date=r.local_date(due, where),
+                                    time=r.local_time(due, where)))
         items = await self.store.plan_items(record.state.id)
-        first_open = next((i for i in items if not i.done), None)
-        if first_open is not None:
-            await self.store.mark_plan_item(first_open.id, True)
+        open_items = [(n, i) for n, i in enumerate(items, start=1) if not i.done]
+        if not open_items:
+            return Screen(r.message("coach.checkin_all_done"))
+        rows = [(Button(f"☐ {n}. {self._titles(record, locale, i)[0]}",
+                        ("cid", reminder_id, i.id)),) for n, i in open_items]
+        rows.append((Button(self._label(r, "checkin_working"), ("ci", reminder_id, "work")),))
+        return Screen(r.message("coach.checkin_which"), tuple(rows))
+
+    async def checkin_done(self, user_id: int, reminder_id: int, plan_item_id: int,
+                           locale: str) -> Screen | None:
+        """The action a check-in's "Done" was about: ticked off (with the check-in answered, in
+        one transaction: a double tap counts once), and the next one named. None when the
+        check-in or the action is not this user's, or the check-in was answered already."""
+        if await self.store.reminder_owner(reminder_id) != user_id:
+            return None
+        owner = await self.store.plan_item_owner(plan_item_id)
+        if owner is None or owner[0] != user_id:
+            return None
+        record = await self.coach.owned(user_id, owner[1])
+        if record is None:
+            return None
+        if not await self.store.answer_checkin(reminder_id, user_id, done=plan_item_id):
+            return None
         items = await self.store.plan_items(record.state.id)
         next_open = next((i for i in items if not i.done), None)
-        return r.message("coach.checkin_done", done=sum(1 for i in items if i.done),
-                      count=len(items),
-                      next=self._titles(record, locale, next_open)[0] if next_open else "")
+        r = self._r(locale)
+        return Screen(r.message("coach.checkin_done", done=sum(1 for i in items if i.done),
+                                count=len(items),
+                                next=self._titles(record, locale, next_open)[0]
+                                if next_open else ""))
+
+    # --- welcome back --------------------------------------------------------------------------
+    async def status(self, user_id: int, locale: str) -> str | None:
+        """A returning owner's status for the welcome: the latest result and the plan ("2 of 6
+        actions done, next: ..."). None for someone with no finished assessment."""
+        record = await self._latest(user_id)
+        if record is None:
+            return None
+        r = self._r(locale)
+        scores = record.scores or {}
+        where = zone(await self.zone_of(user_id), self.default_tz)
+        overall = scores.get("overall")
+        items = await self.store.plan_items(record.state.id)
+        done = sum(1 for i in items if i.done)
+        next_open = next((i for i in items if not i.done), None)
+        return r.message(
+            "coach.status", overall="-" if overall is None else f"{overall:.0f}",
+            level=r.level(scores.get("level")) if scores.get("level") else "",
+            date=r.local_date(record.finished_at.replace(tzinfo=UTC)
+                              if record.finished_at.tzinfo is None else record.finished_at,
+                              where),
+            count=len(items), done=done,
+            next=self._titles(record, locale, next_open)[0] if next_open else "")
 
     # --- history and lessons -------------------------------------------------------------------
     async def history(self, user_id: int, locale: str) -> str:

@@ -41,6 +41,11 @@ class Settings(BaseSettings):
     webhook_listen: str = "0.0.0.0"
     port: int = 8080
     max_concurrent_updates: int = 256
+    # This replica's name in the inbox: unique per replica and the same across its restarts (a
+    # restarted replica takes up at once what it had accepted). Default: host name and port.
+    replica_id: str | None = Field(default=None, max_length=64)
+    inbox_lease_seconds: float = Field(default=60.0, gt=0)  # a silent replica's work moves on
+    drain_seconds: float = Field(default=8.0, ge=0)  # SIGTERM: finish queued updates this long
     rate_limit_per_second: float = 0  # overall cap on sends; 0: none (RetryAfter still honoured)
 
     @property

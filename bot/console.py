@@ -122,8 +122,9 @@ def _print_report(coach: Coach, report: Report, locale: str, args, out) -> None:
     from bot.chart import render_radar
     from bot.report_pdf import render as render_pdf
 
-    print("\n" + to_plain(report.summary), file=out)
-    print("\n" + to_plain(report.priorities), file=out)
+    print("\n" + to_plain(report.card_text), file=out)
+    for page in report.pages:
+        print("\n" + to_plain(page), file=out)
     print("\n" + to_plain(coach.renderer(locale).plan(report.result.plan,
                                                       context=report.result.context)), file=out)
     data_dir = Path("data")

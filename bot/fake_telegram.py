@@ -81,6 +81,8 @@ class FakeTelegram(BaseRequest):
             return code, self._error(code, description)
         if name == "editMessageText" and not self._known(params):
             return 400, self._error(400, "Bad Request: message to edit not found")
+        if name == "editMessageText" and self._kind(params) != "text":  # a photo, a document
+            return 400, self._error(400, "Bad Request: there is no text in the message to edit")
         result = self._answer(name, params)
         return 200, json.dumps({"ok": True, "result": result}).encode()
 
@@ -101,6 +103,9 @@ class FakeTelegram(BaseRequest):
 
     def _known(self, p: dict) -> bool:
         return int(p.get("message_id", 0)) in self.messages.get(int(p.get("chat_id", 0)), {})
+
+    def _kind(self, p: dict) -> str:
+        return self.messages[int(p["chat_id"])][int(p["message_id"])].kind
 
     def _message_json(self, m: Message) -> dict:
         out = {"message_id": m.message_id, "date": int(time.time()),

@@ -7,14 +7,25 @@ Every method derives what to show from the database, so any process can serve an
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+import re
+import unicodedata
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 
 from bot.content import PRIMARY_LOCALE, Content
 from bot.content.document import ReportDocument
-from bot.content.render import Button, Renderer, Screen
+from bot.content.render import Button, Renderer, Screen, to_plain
 from bot.domain.bank import UNSURE
-from bot.domain.flow import AssessmentState, Flow, Move, Outcome, Verdict, apply_move
+from bot.domain.flow import (
+    AssessmentState,
+    Flow,
+    ItemView,
+    Move,
+    Outcome,
+    Verdict,
+    apply_move,
+    same_intent,
+)
 from bot.domain.scoring import PlanAction, Priority, Result, score
 from bot.storage import AssessmentRecord, Store, UserRecord
 from bot.storage.cohorts import CohortStore
@@ -22,6 +33,8 @@ from bot.storage.cohorts import CohortStore
 log = logging.getLogger(__name__)
 
 ZH_HANT_CODES = ("zh-hant", "zh-tw", "zh-hk", "zh-mo")
+TAP_ATTEMPTS = 3  # a tap that keeps losing races (three writers at once) is told so
+_TYPED_NUMBER = re.compile(r"\s*(\d{1,2})\s*[.)。]?\s*")  # after NFKC ("２" is "2")
 
 
 def locale_for(language_code: str | None) -> str:
@@ -50,13 +63,18 @@ class ChartData:
 
 @dataclass(frozen=True)
 class Report:
+    """What the report sends: the result card (the chart's caption; `card_text` with the
+    eight dimension bars is sent instead when there is no chart) with the offers as its
+    buttons (Coach.card_buttons); the top priorities (`pages`) one at a time behind the first
+    of them (Coach.priority_screen)."""
+
     assessment_id: int
+    mode: str
     result: Result
-    summary: str
-    priorities: str
-    buttons: tuple[tuple[Button, ...], ...]
+    card: str
+    card_text: str
+    pages: tuple[str, ...]
     chart: ChartData
-    chart_caption: str
     document: ReportDocument  # the full report's words: bot/report_pdf.py renders the PDF
     document_name: str  # "trust-cx-report-2026-11-30.pdf", in the reader's language
 
@@ -106,12 +124,18 @@ class Coach:
 
     # --- screens -----------------------------------------------------------------------------
     def welcome(self, locale: str, name: str | None, open_record: AssessmentRecord | None,
-                has_report: bool = False) -> Screen:
-        """The greeting; with an open assessment, continue or restart; with a finished one, a
-        button for its report too (say, when a crash came between finishing and sending it)."""
+                status: str | None = None) -> Screen:
+        """The greeting. A returning owner (`status`: their latest result and plan, see
+        Coaching.status) is welcomed back with it and buttons for the result and the plan; an
+        open assessment adds continue or restart."""
         r = self.renderer(locale)
-        latest = ((Button(r.button("latest_report"), ("rep",)),),) if has_report else ()
-        text = r.message("welcome", name=name)
+        if status is not None:
+            text = r.message("welcome_back", name=name) + "\n" + status
+            mine = ((Button(r.button("your_result"), ("rep",)),
+                     Button(r.button("plan_short"), ("plan", 0))),)
+        else:
+            text = r.message("welcome", name=name)
+            mine = ()
         if open_record is not None and not self.flow_of(open_record).is_complete(
                 open_record.state):
             done, total = self.flow_of(open_record).answered_items(open_record.state)
@@ -121,9 +145,8 @@ class Coach:
                 (Button(r.button("resume"), ("go", aid)),),
                 (Button(r.button("restart"), ("new", "full")),
                  Button(r.button("quick"), ("new", "quick"))),
-                (Button(r.button("language"), ("lang",)),),
-            ) + latest)
-        return Screen(text, self.start_buttons(r) + latest)
+            ) + mine + ((Button(r.button("language"), ("lang",)),),))
+        return Screen(text, mine + self.start_buttons(r))
 
     @staticmethod
     def start_buttons(r: Renderer) -> tuple[tuple[Button, ...], ...]:
@@ -143,13 +166,43 @@ class Coach:
 
     def paused_screen(self, record: AssessmentRecord, locale: str) -> Screen:
         r = self.renderer(locale)
-        flow = self.flow_of(record)
-        view = flow.view(record.state)
-        answered, asked = flow.answered_items(record.state)
-        number = getattr(view, "number", answered + 1)
-        total = getattr(view, "total", asked)
-        return Screen(r.message("paused", number=number, total=total),
+        # The same count as the welcome's "continue" line: questions answered of those asked.
+        done, total = self.flow_of(record).answered_items(record.state)
+        return Screen(r.message("paused", done=done, total=total),
                       ((Button(r.button("resume"), ("go", record.state.id)),),))
+
+    # --- typed answers ------------------------------------------------------------------------
+    def typed_option(self, record: AssessmentRecord, text: str | None) -> str | None:
+        """The option a typed number picks on the question on show: "2", "2.", "２" (a
+        Chinese keyboard's full-width digit) pick option 2. None when no numbered question is
+        on show (a business question, an evidence check) or the text is not one of its
+        numbers. Multiple choice is never typed: only the business questions have it, and
+        their buttons carry names, not numbers."""
+        view = self.flow_of(record).view(record.state)
+        if not isinstance(view, ItemView):
+            return None
+        found = _TYPED_NUMBER.fullmatch(unicodedata.normalize("NFKC", text or ""))
+        if found is None:
+            return None
+        options = view.step.item.options
+        number = int(found.group(1))
+        return options[number - 1].id if 1 <= number <= len(options) else None
+
+    def numbered(self, record: AssessmentRecord) -> int:
+        """How many numbered options the question on show has (0: none is on show)."""
+        view = self.flow_of(record).view(record.state)
+        return len(view.step.item.options) if isinstance(view, ItemView) else 0
+
+    def answered_screen(self, record: AssessmentRecord, locale: str, option_id: str) -> Screen:
+        """The question on show with a typed answer, for its message to keep (no buttons)."""
+        r = self.renderer(locale, record.content_version)
+        view = self.flow_of(record).view(record.state)
+        item = view.step.item
+        business = r.business(record.state.context)
+        number = next(n for n, o in enumerate(item.options, start=1) if o.id == option_id)
+        return Screen(r.message("typed_answered", dimension=r.dimension(item.dimension),
+                                question=r.item_text(item.id, "question", business),
+                                answer=f"{number}. {r.option_text(item.id, option_id, business)}"))
 
     # --- assessments -------------------------------------------------------------------------
     async def start(self, user_id: int, mode: str) -> AssessmentRecord:
@@ -182,47 +235,91 @@ class Coach:
         return await self._placed(record)
 
     async def tap(self, user_id: int, locale: str, action: tuple) -> TapResult:
-        """One tap on an assessment button: validate it against the database, then write."""
+        """One tap on an assessment button: validate it against the database, then write it
+        conditionally on the state it was decided on. When another replica (or tap) wrote first,
+        the tap is decided again on the new state: applied if it still means what it meant,
+        "Already saved." if the new state already holds it, else the user is told it lost the
+        race and sees what is saved. A tap is acknowledged only when its write is stored."""
         kind, assessment_id, position, *rest = action
         r = self.renderer(locale)
         record = await self.owned(user_id, assessment_id)
-        if record is None:
-            current = await self.open_assessment(user_id)
-            screen = self.step_screen(current, locale) if current else None
-            notice = r.message("stale") if current else r.message("stale_no_assessment")
-            return TapResult(Verdict.STALE, notice, screen, current)
-        if record.status != "open":
-            current = await self.open_assessment(user_id)
-            screen = self.step_screen(current, locale) if current else None
-            notice = r.message("stale") if current else r.message("stale_no_assessment")
-            return TapResult(Verdict.STALE, notice, screen, current)
-        flow = self.flow_of(record)
-        if kind == "pause":
-            if position != record.state.cursor:
-                return self._stale(record, locale)
-            return TapResult(Verdict.APPLIED, None, self.paused_screen(record, locale), record)
-        outcome = self._decide(flow, record.state, kind, position, rest)
-        if outcome.verdict is Verdict.DUPLICATE:
-            return TapResult(Verdict.DUPLICATE, r.message("duplicate"), None, record)
-        if outcome.verdict is Verdict.STALE:
-            return self._stale(record, locale)
-        if outcome.verdict is Verdict.INVALID:
-            return TapResult(Verdict.INVALID, self._invalid_notice(flow, record, r), None, record)
-        assert outcome.move is not None
-        if not await self.store.apply_move(outcome.move):
-            # Someone else (a double tap on another replica) moved first: show the truth.
-            fresh = await self.store.load_assessment(assessment_id)
-            return TapResult(Verdict.DUPLICATE, r.message("duplicate"),
-                             self.step_screen(fresh, locale) if fresh else None, fresh)
-        record.state = apply_move(record.state, outcome.move)
-        if flow.is_complete(record.state):
-            report = await self.finish(record, locale)
-            if report is None:  # a staff member's answers about the business: thanks, no report
-                return TapResult(Verdict.APPLIED, None, Screen(r.message("feedback.staff_done")),
+        if record is not None and self.store.written_by_this_update(record):
+            # This very update is processed again (its replica died after writing): its move is
+            # in; answer as the first time did.
+            report = await self.finish_if_complete(record, locale)
+            if record.status == "finished":
+                if record.state.staff:
+                    return self._staff_done(record, locale)
+                return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")),
+                                 record, report or await self.report(record, locale))
+            return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale), record)
+        first: Move | None = None  # the move decided on the first state read
+        for _ in range(TAP_ATTEMPTS):
+            if record is None or record.status != "open":
+                current = await self.open_assessment(user_id)
+                screen = self.step_screen(current, locale) if current else None
+                notice = r.message("stale") if current else r.message("stale_no_assessment")
+                if first is not None and current is not None:
+                    notice = r.message("lost_race")
+                return TapResult(Verdict.STALE, notice, screen, current)
+            flow = self.flow_of(record)
+            if kind == "pause":
+                if position != record.state.cursor:
+                    return self._stale(record, locale)
+                return TapResult(Verdict.APPLIED, None, self.paused_screen(record, locale),
                                  record)
-            return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")), record,
-                             report)
-        return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale), record)
+            outcome = self._decide(flow, record.state, kind, position, rest)
+            if outcome.verdict is Verdict.APPLIED and first is not None \
+                    and not same_intent(first, outcome.move):
+                # A tick that another tap set as this one wanted: toggling again would undo it.
+                outcome = Outcome(Verdict.DUPLICATE)
+            if outcome.verdict is Verdict.DUPLICATE:
+                screen = self.step_screen(record, locale) if first is not None else None
+                return TapResult(Verdict.DUPLICATE, r.message("duplicate"), screen, record)
+            if outcome.verdict is not Verdict.APPLIED:
+                if first is not None:
+                    return self._lost(record, locale)
+                if outcome.verdict is Verdict.STALE:
+                    return self._stale(record, locale)
+                return TapResult(Verdict.INVALID, self._invalid_notice(flow, record, r), None,
+                                 record)
+            move = outcome.move
+            after = apply_move(record.state, move)
+            result = plan = None
+            if flow.is_complete(after):  # the last answer: closed in the same transaction
+                result = self.compute(replace(record, state=after))
+                plan = [] if after.staff else \
+                    [(a.priority.recommendation.id, a.phase) for a in result.plan]
+            if await self.store.apply_move(move, (result.as_snapshot(), plan) if result else None):
+                record.state = after
+                if result is None:
+                    return TapResult(Verdict.APPLIED, None, self.step_screen(record, locale),
+                                     record)
+                record.status = "finished"
+                record.state.finished = True
+                if record.state.staff:  # a staff member's view of the business: no report
+                    for hook in self.staff_finished:
+                        await hook(record)
+                    return self._staff_done(record, locale)
+                report = await self.report(record, locale, result)
+                return TapResult(Verdict.APPLIED, None, Screen(r.message("report_ready")),
+                                 record, report)
+            first = first or move
+            record = await self.owned(user_id, assessment_id)  # someone wrote first: read again
+        return self._lost(record, locale) if record is not None else \
+            TapResult(Verdict.STALE, r.message("stale_no_assessment"), None, None)
+
+    def _staff_done(self, record: AssessmentRecord, locale: str) -> TapResult:
+        """A staff member finished the team view: thanks, and no report (their scores only
+        count in the team's average)."""
+        return TapResult(Verdict.APPLIED, None,
+                         Screen(self.renderer(locale).message("feedback.staff_done")), record)
+
+    def _lost(self, record: AssessmentRecord, locale: str) -> TapResult:
+        """The tap lost a race: not acknowledged; the user sees what is saved."""
+        screen = self.step_screen(record, locale) if record.status == "open" else None
+        return TapResult(Verdict.STALE, self.renderer(locale).message("lost_race"), screen,
+                         record)
 
     def _decide(self, flow: Flow, state: AssessmentState, kind: str, position: int,
                 rest: list) -> Outcome:
@@ -332,31 +429,76 @@ class Coach:
         if room is not None:
             series.append((r.message("chart_cohort"), _values(bank.dimensions, room.dimensions),
                            "dotted"))
+        legend = r.message("photo_caption", previous=bool(previous), cohort=room is not None) \
+            if previous or room is not None else ""
         aid = record.state.id
-        buttons = (
-            (Button(r.button("report_document"), ("doc", aid)),),
-            (Button(r.button("plan"), ("plan", aid)),),
-            (Button(r.button("retake"), ("new", record.state.mode, "n")),),
-        )
         return Report(
             assessment_id=aid,
+            mode=record.state.mode,
             result=result,
-            summary=r.summary(result, previous),
-            priorities=r.priorities(result),
-            buttons=buttons,
+            card=r.card(result, previous, legend=legend),
+            card_text=r.card(result, previous, dimensions=True),
+            pages=tuple(r.priority_page(result, n)
+                        for n in range(1, len(result.priorities) + 1)),
             chart=ChartData(
                 labels=tuple(r.model(f"dimensions.{d}.short") for d in bank.dimensions),
                 series=tuple(series),
                 locale=r.locale,
             ),
-            chart_caption=r.message("photo_caption", previous=bool(previous),
-                                    cohort=room is not None),
             document=r.report_document(result, record.state.mode, record.state.answers,
                                        record.state.context, record.finished_at,
                                        previous=bool(previous), cohort=room is not None),
             document_name=f"{r.plain('document_filename')}-"
                           f"{(record.finished_at or datetime.now(UTC)):%Y-%m-%d}.pdf",
         )
+
+    def card_buttons(self, report: Report, locale: str,
+                     checkin: bool = True) -> tuple[tuple[Button, ...], ...]:
+        """The result card's buttons: the top priorities (one at a time, in a message of their
+        own), the plan and the full report, check-ins (left out when `checkin` is False:
+        /report does not ask again) and a retake."""
+        r = self.renderer(locale)
+        aid = report.assessment_id
+        rows: list[tuple[Button, ...]] = []
+        if report.pages:
+            title = to_plain(r.message("priorities_button", count=len(report.pages)))
+            rows.append((Button(title, ("pri", aid, 1, "n")),))
+        rows.append((Button(r.button("plan_short"), ("plan", aid)),
+                     Button(r.button("report_document"), ("doc", aid))))
+        last = [Button(r.button("retake"), ("new", report.mode, "n"))]
+        if checkin:
+            last.insert(0, Button(r.button("checkin"), ("chk", aid)))
+        rows.append(tuple(last))
+        return tuple(rows)
+
+    def priority_screen(self, aid: int, pages: tuple[str, ...], locale: str,
+                        number: int = 1) -> Screen:
+        """Priority `number` of the report, with "Next priority ▸" (the same message shows the
+        next one; the last leads back to the first), the plan and the full report."""
+        r = self.renderer(locale)
+        count = len(pages)
+        number = min(max(1, number), count) if count else 0
+        text = pages[number - 1] if count else r.message("priorities_none")
+        rows: list[tuple[Button, ...]] = []
+        if count > 1:
+            rows.append((Button(r.button("next_priority"), ("pri", aid, number + 1))
+                         if number < count else
+                         Button(r.button("first_priority"), ("pri", aid, 1)),))
+        rows.append((Button(r.button("plan_short"), ("plan", aid)),
+                     Button(r.button("report_document"), ("doc", aid))))
+        return Screen(text, tuple(rows))
+
+    async def priority_page(self, user_id: int, assessment_id: int, number: int,
+                            locale: str) -> Screen | None:
+        """The report's priority `number` (from the card, or "Next priority"); None when the
+        assessment is not this user's finished one."""
+        record = await self.owned(user_id, assessment_id)
+        if record is None or record.status != "finished":
+            return None
+        result = self.compute(record)
+        r = self.renderer(locale, record.content_version)
+        pages = tuple(r.priority_page(result, n) for n in range(1, len(result.priorities) + 1))
+        return self.priority_screen(assessment_id, pages, locale, number)
 
 
 def _values(dimensions: tuple[str, ...], scores: dict) -> tuple[float, ...]:

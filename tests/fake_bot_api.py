@@ -76,6 +76,7 @@ class FakeBotApi:
         self.messages: dict[int, dict[int, Message]] = {}
         self.unknown: list[str] = []
         self.holds: list[Hold] = []
+        self.latency = 0.0  # seconds every call but getUpdates takes
         self._server = _Server(("127.0.0.1", 0), self._handler())
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -116,6 +117,8 @@ class FakeBotApi:
             def do_POST(self) -> None:  # noqa: N802 (http.server's name)
                 length = int(self.headers.get("Content-Length") or 0)
                 body = self.rfile.read(length) if length else b""
+                if len(body) < length:  # the bot was killed while sending: nothing arrived
+                    return
                 match = re.fullmatch(r"/bot([^/]+)/(\w+)", self.path.split("?", 1)[0])
                 if match is None or match.group(1) != TOKEN:
                     self._reply(404, {"ok": False, "error_code": 404, "description": "Not Found"})
@@ -149,6 +152,8 @@ class FakeBotApi:
     def handle(self, method: str, params: dict, files: dict) -> tuple[int, dict]:
         if method == "getUpdates":
             return 200, {"ok": True, "result": self._get_updates(params)}
+        if self.latency:  # a round trip to Telegram
+            time.sleep(self.latency)
         with self._cond:
             held = next((h for h in self.holds if h.method == method and h.match(params)), None)
             if held is not None:
@@ -219,6 +224,8 @@ class FakeBotApi:
             m = self.messages.get(int(p["chat_id"]), {}).get(int(p["message_id"]))
             if m is None:
                 raise _ApiError(400, "Bad Request: message to edit not found")
+            if m.kind != "text":  # a photo or a document: Telegram edits captions, not text
+                raise _ApiError(400, "Bad Request: there is no text in the message to edit")
             markup = _markup(p.get("reply_markup"))
             if m.text == p["text"] and m.reply_markup == markup:
                 raise _ApiError(400, "Bad Request: message is not modified: specified new "
@@ -245,20 +252,25 @@ class FakeBotApi:
             return update["update_id"]
 
     @staticmethod
-    def _from(user_id: int) -> dict:
-        return {"id": user_id, "is_bot": False, "first_name": "Ann", "language_code": "en"}
+    def _from(user_id: int, first_name: str = "Ann") -> dict:
+        return {"id": user_id, "is_bot": False, "first_name": first_name, "language_code": "en"}
 
-    def send_text(self, user_id: int, text: str) -> int:
-        """The user types a message (a /command gets its entity); returns the update id."""
+    def text_update(self, user_id: int, text: str, first_name: str = "Ann") -> dict:
+        """An update (without its id) of the user typing a message (a /command gets its
+        entity)."""
         message = {"message_id": next(self._message_ids), "date": int(time.time()),
-                   "chat": {"id": user_id, "type": "private"}, "from": self._from(user_id),
-                   "text": text}
+                   "chat": {"id": user_id, "type": "private"},
+                   "from": self._from(user_id, first_name), "text": text}
         if text.startswith("/"):
             message["entities"] = [{"type": "bot_command", "offset": 0,
                                     "length": len(text.split()[0])}]
-        return self._push({"message": message})
+        return {"message": message}
 
-    def tap(self, user_id: int, message_id: int, data: str) -> str:
+    def send_text(self, user_id: int, text: str, first_name: str = "Ann") -> int:
+        """The user types a message (a /command gets its entity); returns the update id."""
+        return self._push(self.text_update(user_id, text, first_name))
+
+    def tap(self, user_id: int, message_id: int, data: str, first_name: str = "Ann") -> str:
         """The user taps a button of a message; returns the callback query id."""
         with self._cond:
             m = self.messages.get(user_id, {}).get(message_id)
@@ -266,7 +278,7 @@ class FakeBotApi:
                 "message_id": message_id, "date": int(time.time()),
                 "chat": {"id": user_id, "type": "private"}, "from": BOT_USER, "text": "old"}
             query_id = f"q{next(self._query_ids)}"
-        self._push({"callback_query": {"id": query_id, "from": self._from(user_id),
+        self._push({"callback_query": {"id": query_id, "from": self._from(user_id, first_name),
                                        "chat_instance": "ci", "data": data,
                                        "message": message}})
         return query_id
@@ -356,6 +368,7 @@ class Hold:
 
 
 class _Server(ThreadingHTTPServer):
+    request_queue_size = 256  # a bot opening many connections at once is not turned away
     def handle_error(self, request, client_address) -> None:
         if not isinstance(sys.exc_info()[1], ConnectionError):  # a killed bot's connection
             super().handle_error(request, client_address)
@@ -418,10 +431,14 @@ os.execv(sys.executable, [sys.executable, "-m", "bot"])
 
 
 class BotProcess:
-    """`python -m bot` in its own process group, talking to a FakeBotApi, on a given database."""
+    """`python -m bot` in its own process group, talking to a FakeBotApi, on a given database
+    (a SQLite file, or a database URL). `extra_env` adds settings: with WEBHOOK_URL and PORT it
+    runs as a webhook replica, and `post` delivers updates to it."""
 
-    def __init__(self, api: FakeBotApi, database: Path, log_dir: Path) -> None:
-        self.api, self.database, self.log_dir = api, database, log_dir
+    def __init__(self, api: FakeBotApi, database: Path | str, log_dir: Path, name: str = "bot",
+                 extra_env: dict[str, str] | None = None) -> None:
+        self.api, self.database, self.log_dir, self.name = api, database, log_dir, name
+        self.extra_env = dict(extra_env or {})
         self.proc: subprocess.Popen | None = None
         self.starts = 0
         self._log = None
@@ -429,29 +446,48 @@ class BotProcess:
     @property
     def env(self) -> dict[str, str]:
         env = {k: v for k, v in os.environ.items()
-               if not k.startswith(("BOT_", "TELEGRAM_", "DATABASE_", "WEBHOOK_"))}
+               if not k.startswith(("BOT_", "TELEGRAM_", "DATABASE_", "WEBHOOK_", "LOG_"))}
+        url = self.database if isinstance(self.database, str) \
+            else f"sqlite+aiosqlite:///{self.database}"
         env.update(BOT_TOKEN=TOKEN, TELEGRAM_API_BASE_URL=self.api.base_url,
-                   TELEGRAM_API_FILE_URL=self.api.file_url,
-                   DATABASE_URL=f"sqlite+aiosqlite:///{self.database}", LOG_LEVEL="INFO",
+                   TELEGRAM_API_FILE_URL=self.api.file_url, DATABASE_URL=url, LOG_LEVEL="INFO",
                    PYTHONPATH=str(ROOT), PYTHONUNBUFFERED="1")
+        env.update(self.extra_env)
         return env
 
+    @property
+    def webhook(self) -> str | None:
+        """The webhook's local URL in webhook mode, else None."""
+        if "WEBHOOK_URL" not in self.extra_env:
+            return None
+        path = "/" + self.extra_env["WEBHOOK_URL"].split("/", 3)[-1]
+        return f"http://127.0.0.1:{self.extra_env['PORT']}{path}"
+
     def start(self, timeout: float = 30.0) -> None:
-        """Start and wait until it polls (imports, migrations and the command menu done)."""
+        """Start and wait until it takes updates (polling, or its webhook's /healthz answers)."""
         assert self.proc is None or self.proc.poll() is not None, "already running"
         self.starts += 1
         mark = self.api.last_seq
-        self._log = open(self.log_dir / f"bot-{self.starts}.log", "wb")  # noqa: SIM115
+        self._log = open(self.log_path, "wb")  # noqa: SIM115
         self.proc = subprocess.Popen([sys.executable, "-c", EXEC_BOT], cwd=ROOT, env=self.env,
                                      stdout=self._log, stderr=subprocess.STDOUT,
                                      start_new_session=True)
+
         try:
-            self.api.wait(lambda: self.proc.poll() is not None or any(
-                c.method == "getUpdates" and c.seq > mark for c in self.api.calls),
-                timeout, "the bot to start polling")
+            if self.webhook is None:
+                self.api.wait(lambda: self.proc.poll() is not None or any(
+                    c.method == "getUpdates" and c.seq > mark for c in self.api.calls),
+                    timeout, f"{self.name} to start polling")
+            else:  # not under the fake API's lock: the bot may call it meanwhile
+                deadline = time.monotonic() + timeout
+                while self.proc.poll() is None and not _healthy(int(self.extra_env["PORT"])):
+                    if time.monotonic() > deadline:
+                        raise TimeoutError(f"{self.name}'s webhook never answered")
+                    time.sleep(0.1)
         finally:
             if self.proc.poll() is not None:
-                raise AssertionError(f"the bot exited with {self.proc.returncode}:\n{self.log()}")
+                raise AssertionError(f"{self.name} exited with {self.proc.returncode}:\n"
+                                     f"{self.log()}")
 
     def kill(self) -> None:
         """SIGKILL to the whole group (the bot and its chart process), like a power cut."""
@@ -473,14 +509,32 @@ class BotProcess:
         finally:
             self.kill()  # anything its group left behind
 
-    def log(self) -> str:
-        path = self.log_dir / f"bot-{self.starts}.log"
+    @property
+    def log_path(self) -> Path:
+        return self.log_dir / f"{self.name}-{self.starts}.log"
+
+    def log(self, whole: bool = False) -> str:
+        """The log of the latest start (its end; whole=True: every start's, all of it)."""
+        if whole:
+            return "".join((self.log_dir / f"{self.name}-{n}.log").read_text(errors="replace")
+                           for n in range(1, self.starts + 1))
+        path = self.log_path
         return path.read_text(errors="replace")[-4000:] if path.exists() else ""
 
     def _close_log(self) -> None:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _healthy(port: int) -> bool:
+    import urllib.request
+
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1) as answer:
+            return answer.status == 200
+    except OSError:
+        return False
 
 
 # --- reading screens like a user -------------------------------------------------------------

@@ -39,6 +39,15 @@ def real_content() -> Content:
 CAFE = {"sector": ("cafe",), "team": ("t2_5",), "channels": ("in_person",)}
 # How many questions the full assessment asks that café.
 FULL_ITEMS = len(real_content().bank.items_for("full", business_context(CAFE)))
+QUICK_ITEMS = len(real_content().bank.items_for("quick", business_context(CAFE)))
+# The progress line counts every screen: the business questions first.
+CONTEXT_SCREENS = len(real_content().bank.context)
+
+
+def at(number: int, items: int = FULL_ITEMS) -> str:
+    """The progress position the question `number` (1-based) shows when no evidence check came
+    before it: "5/31" for the first of 27 after the four business questions."""
+    return f"{CONTEXT_SCREENS + number}/{CONTEXT_SCREENS + items}"
 
 
 def option_with(item: Item, wanted: int) -> Option:

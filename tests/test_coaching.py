@@ -62,6 +62,7 @@ async def test_report_offers_a_check_in_and_the_weakest_lesson(person, store):
     await p.tap("完成")
     for _ in range(8):
         await p.tap(1)
+    await p.tap("回访提醒")
     await p.tap("7 天后")
     await p.tap("上海")  # asked once: check-ins come at local time
     assert "我会在上海时间" in p.texts[-1]
@@ -72,6 +73,7 @@ async def test_report_offers_a_check_in_and_the_weakest_lesson(person, store):
 
 async def in_7_days_utc(p: Person) -> None:
     """Ask for a check-in in 7 days; the time zone: another, the clock that shows UTC's time."""
+    await p.tap("Check-ins")
     await p.tap("In 7 days")
     await p.tap("Another")
     utc = next(data for _, data in buttons(p.screen) if data.startswith("tz:UTC:"))
@@ -102,9 +104,10 @@ async def test_a_due_reminder_is_sent_once_across_two_apps_and_a_restart(
     assert sum(sent) == 1
     checkins = [c for c in telegram.called("sendMessage") if "Check-in time" in c.params["text"]]
     assert len(checkins) == 1 and checkins[0].params["chat_id"] == 9201
-    # Answering it: done ticks off the first open action.
+    # Answering it: done asks which action, and ticks off the one tapped.
     p_b = Person(app_b, telegram, 9201)
     await p_b.tap("Done")
+    await p_b.tap("☐ 1.")
     record = (await store_b.finished_assessments(9201))[0]
     assert sum(i.done for i in await store_b.plan_items(record.state.id)) == 1
     for app, s in ((app_b, store_b), (app_c, store_c)):
@@ -164,8 +167,8 @@ async def test_second_report_overlays_the_previous_one(person, telegram):
     photos = telegram.called("sendPhoto")
     assert "previous" not in photos[0].params["caption"]
     assert "dashed: your previous assessment" in photos[1].params["caption"]
-    summary = [t for t in p.texts if "Trust Index" in t][-1]
-    assert summary.count("▲ +25") == 8  # 25 -> 50 shown next to each dimension
+    assert "Your score: 50/100 · Defined</b> (▲ +25 since last time)" in \
+        photos[1].params["caption"]  # 25 -> 50
 
 
 async def test_every_lesson_renders_in_every_locale(content, store):

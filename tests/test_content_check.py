@@ -67,7 +67,7 @@ def break_ui_string(root: Path) -> None:
 
 
 def break_template_file(root: Path) -> None:
-    edit_text(root / "templates" / "question.html.j2", "{% endfor %}", "")
+    edit_text(root / "templates" / "question_body.html.j2", "{% endfor %}", "")
 
 
 def section_not_in_article(root: Path) -> None:
@@ -140,7 +140,7 @@ CASES: dict[str, tuple[tuple[Callable[[Path], None], ...], list[tuple[str, str, 
     "broken Jinja in ui.yaml": (
         (break_ui_string,), [("locales/en/ui.yaml", "duplicate", "template")]),
     "broken Jinja in a template file": (
-        (break_template_file,), [("templates/question.html.j2", "line *", "template")]),
+        (break_template_file,), [("templates/question_body.html.j2", "line *", "template")]),
     "passage section not in its article": (
         (section_not_in_article,), [("sources.yaml", "info_processing", "section")]),
     "passage quote found more than once": (
@@ -171,7 +171,7 @@ CASES: dict[str, tuple[tuple[Callable[[Path], None], ...], list[tuple[str, str, 
          ("locales/en/items/emotion.yaml", "emo_moments", "-")]),
     "two mistakes: a template file and a duplicate id": (
         (break_template_file, duplicate_id_same_file),
-        [("templates/question.html.j2", "line *", "template"),
+        [("templates/question_body.html.j2", "line *", "template"),
          ("bank/ability.yaml", "abi_quality", "id")]),
     "two mistakes: a ui message and a missing option": (
         (break_ui_string, drop_bank_option),

@@ -6,7 +6,7 @@ import json
 
 from bot.domain.context import business_context
 from bot.storage import Store
-from tests.helpers_domain import CAFE, FULL_ITEMS
+from tests.helpers_domain import CAFE, FULL_ITEMS, QUICK_ITEMS, at
 
 from .conftest import make_app
 from .fakes import buttons
@@ -27,14 +27,12 @@ async def test_full_assessment_reaches_the_report(person, telegram, store):
     assert "Hello, Ann!" in p.texts[-1]
     await p.tap("Full assessment")
     await answer_context(p)
-    assert f"1/{FULL_ITEMS}" in p.screen.text
+    assert at(1) in p.screen.text
     for _ in range(FULL_ITEMS):
         await p.tap(1)  # the second option: score 1, never asks for evidence
-    summary = next(t for t in p.texts if "Trust Index" in t)
-    for name in ("Integrity", "Ability", "Affinity", "Consistency", "Customer perspective",
-                 "Systems thinking", "Innovation", "Emotion"):
-        assert name in summary
-    assert telegram.called("sendPhoto"), "the radar chart was sent"
+    (photo,) = telegram.called("sendPhoto")  # the radar chart, the result card its caption
+    assert "Your score: 25/100 · Emerging" in photo.params["caption"]
+    assert "Trust Index" in photo.params["caption"] and "CX Index" in photo.params["caption"]
     await p.tap("Full report")
     document = telegram.called("sendDocument")[-1]
     name, body = document.files["document"][:2]
@@ -62,7 +60,7 @@ async def test_resume_on_a_new_application_after_half(content, db_url, telegram,
     await start_full(p)
     for _ in range(12):
         await p.tap(1)
-    assert f"13/{FULL_ITEMS}" in p.screen.text
+    assert at(13) in p.screen.text
     await first.shutdown()
     await first_store.close()
 
@@ -73,7 +71,7 @@ async def test_resume_on_a_new_application_after_half(content, db_url, telegram,
     await p2.send("/start")
     assert f"12/{FULL_ITEMS} answered" in p2.texts[-1]
     await p2.tap("Continue")
-    assert f"13/{FULL_ITEMS}" in p2.screen.text
+    assert at(13) in p2.screen.text
     for _ in range(FULL_ITEMS - 12):
         await p2.tap(1)
     finished = await second_store.finished_assessments(2002)
@@ -107,7 +105,7 @@ async def test_stale_button_changes_nothing_and_reshows_the_question(person, tel
     await p.press(old_data, old.message_id)  # a different option on position 1, long gone
     assert await rows_of(store, p.id) == before
     assert "out of date" in telegram.callback_answers()[-1]["text"]
-    assert f"3/{FULL_ITEMS}" in p.screen.text
+    assert at(3) in p.screen.text
 
 
 async def test_forged_callback_for_another_users_assessment_changes_nothing(
@@ -135,15 +133,15 @@ async def test_back_then_a_different_answer(person, store):
     p = person()
     await start_full(p)
     await p.tap(0)  # item 1: score 0
-    assert f"2/{FULL_ITEMS}" in p.screen.text
+    assert at(2) in p.screen.text
     await p.tap("Back")
-    assert f"1/{FULL_ITEMS}" in p.screen.text
-    assert "✓ 1." in buttons(p.screen)[0][0]  # the stored answer is marked
+    assert at(1) in p.screen.text
+    assert buttons(p.screen)[0][0].startswith("✓ ")  # the stored answer is marked
     await p.tap(2)  # item 1 again: score 2
     record = await store.open_assessment(p.id)
     first_item = next(iter(record.state.answers))
     assert record.state.answers[first_item].option_id != "none"
-    assert len(record.state.answers) == 1 and f"2/{FULL_ITEMS}" in p.screen.text
+    assert len(record.state.answers) == 1 and at(2) in p.screen.text
 
 
 async def test_not_sure_and_not_applicable(person, store, content):
@@ -161,8 +159,8 @@ async def test_not_sure_and_not_applicable(person, store, content):
     assert record.state.answers[items[na_position].id].option_id == "na"
     for _ in range(na_position + 1, len(items)):
         await p.tap(1)
-    summary = next(t for t in p.texts if "Trust Index" in t)
-    assert "Blind spots" in summary
+    card = next(t for t in p.texts if "Trust Index" in t)
+    assert "Not sure (counts as 0 until you find out)" in card
 
 
 async def test_switching_language_mid_assessment(person, store):
@@ -223,8 +221,11 @@ async def test_photo_failure_still_delivers_the_text_report(person, telegram):
     telegram.fail("sendPhoto", 400, "Bad Request: wrong file identifier", times=1)
     for _ in range(8):
         await p.tap(1)
-    assert any("Trust Index" in t for t in p.texts), "the summary arrived"
-    assert any("priorities" in t for t in p.texts), "the priorities arrived"
+    card = next(t for t in p.texts if "Trust Index" in t)  # the card as a message of its own
+    for name in ("Integrity", "Ability", "Affinity", "Consistency", "Customer perspective",
+                 "Systems thinking", "Innovation", "Emotion"):
+        assert name in card  # with the eight bars the chart would have shown
+    assert "Your top 3 priorities" in str(p.screen.reply_markup), "the priorities are offered"
     assert telegram.called("sendPhoto")  # it was tried
 
 
@@ -233,10 +234,10 @@ async def test_typed_text_mid_assessment_gets_a_hint_and_changes_nothing(person,
     await start_full(p)
     before = await rows_of(store, p.id)
     await p.send("my answer is 3")
-    assert "use the buttons" in p.texts[-1]
+    assert "or type the number of your answer (1-5)" in p.texts[-1]
     assert await rows_of(store, p.id) == before
     await p.tap("Continue")
-    assert f"1/{FULL_ITEMS}" in p.screen.text
+    assert at(1) in p.screen.text
 
 
 async def test_pause_then_start_resumes(person, store):
@@ -244,10 +245,11 @@ async def test_pause_then_start_resumes(person, store):
     await start_full(p)
     await p.tap(1)
     await p.tap("Pause")
-    assert f"Paused at 2/{FULL_ITEMS}" in p.texts[-1]
+    assert f"Paused with 1/{FULL_ITEMS} answered" in p.texts[-1]
     await p.send("/start")
+    assert f"1/{FULL_ITEMS} answered" in p.texts[-1]  # the same count as the pause
     await p.tap("Continue")
-    assert f"2/{FULL_ITEMS}" in p.screen.text
+    assert at(2) in p.screen.text
 
 
 async def test_evidence_no_caps_the_item(person, store, content):
@@ -258,7 +260,7 @@ async def test_evidence_no_caps_the_item(person, store, content):
     await p.tap(4)  # the best option of an evidence item
     assert "did every one" in p.screen.text  # the check: "think of your last 10 ..."
     await p.tap("Not every one")
-    assert "2/8" in p.screen.text
+    assert at(3, QUICK_ITEMS + 1) in p.screen.text  # the item, its check, then this one
     for _ in range(7):
         await p.tap(0)
     finished = (await store.finished_assessments(p.id))[0]
@@ -269,12 +271,12 @@ async def test_evidence_no_caps_the_item(person, store, content):
 async def test_start_after_finishing_offers_the_latest_report(person, telegram):
     p = person(8301)
     await p.send("/start")
-    assert "Your latest report" not in str(p.screen.reply_markup)
+    assert "Your result" not in str(p.screen.reply_markup)
     await p.tap("Quick check")
     await answer_context(p)
     for _ in range(8):
         await p.tap(1)
     summaries = sum("Trust Index" in t for t in p.texts)
     await p.send("/start")
-    await p.tap("Your latest report")
+    await p.tap("Your result")
     assert sum("Trust Index" in t for t in p.texts) == summaries + 1

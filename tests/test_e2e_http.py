@@ -8,6 +8,8 @@ import json
 
 from pypdf import PdfReader
 
+from tests.helpers_domain import at
+
 from .fake_bot_api import Call, FakeBotApi, callbacks
 
 USER = 4001
@@ -45,21 +47,22 @@ def test_quick_check_over_http(api, bot):
     for label in ("Café", "2-5", "In person", "Marketplaces", "Done", "Easy to buy",
                   "Done"):  # the long option ids ("marketplace") too
         shown = tap(api, label)
-    assert "1/8" in shown.params["text"]
+    assert at(1, 8) in shown.params["text"]  # after the four business questions: 5/12
     for number in range(1, 9):
         question = api.last_with_buttons(USER, "ans:")
-        assert f"{number}/8" in question.text
+        assert at(number, 8) in question.text
         tap(api, "2. ")  # the second option of each item: score 1, no evidence check
     done = api.message(USER, question.message_id)
     assert "report" in done.text and not callbacks(done), "the question became 'here it is'"
 
     report = api.wait(lambda: api.last_with_buttons(USER, "doc:"), what="the report")
-    summary = next(c for c in api.called("sendMessage") if "Trust Index" in c.params["text"])
-    assert "Overall: <b>25</b>" in summary.params["text"]  # every answer scores 1 of 4
-    photo = api.called("sendPhoto")[-1]
+    photo = api.called("sendPhoto")[-1]  # the chart, the result card its caption: alone
     assert photo.files["photo"][1].startswith(b"\x89PNG\r\n\x1a\n"), "the chart is a PNG"
-    assert summary.seq < photo.seq < next(c.seq for c in api.called("sendMessage")
-                                          if c.params["text"] == report.text)
+    assert "Your score: 25/100" in photo.params["caption"]  # every answer scores 1 of 4
+    assert "Trust Index" in photo.params["caption"] and report.text == photo.params["caption"]
+    assert not [c for c in api.called("sendMessage") if c.seq > photo.seq]
+    first = tap(api, "🎯 Your top 3 priorities")  # one at a time, behind the card's button
+    assert first.method == "sendMessage" and "Priority 1 of 3" in first.params["text"]
 
     document = tap(api, "📄 Full report")
     assert document.method == "sendDocument"

@@ -26,7 +26,7 @@ from bot.config import Settings
 from bot.storage import Store
 from bot.telegram.app import build_application
 from bot.telegram.request import BACKOFF, RetryingRequest
-from tests.helpers_domain import FULL_ITEMS
+from tests.helpers_domain import FULL_ITEMS, at
 
 from .conftest import Person, make_app
 from .fakes import FakeTelegram, buttons
@@ -207,7 +207,7 @@ async def test_retry_after_on_the_edit_after_an_answer(app, person, telegram, st
     await start_full(p)
     telegram.retry_after["editMessageText"] = [1]
     await p.tap(1)
-    assert f"2/{FULL_ITEMS}" in p.screen.text  # the rate limiter waited and edited
+    assert at(2) in p.screen.text  # the rate limiter waited and edited
     assert len(await answers_of(store, p.id)) == 1 and errors.seen == []
 
 
@@ -226,7 +226,7 @@ async def test_forbidden_on_the_edit_keeps_the_answer_and_the_user_can_come_back
     assert (await store.get_user(p.id)).active is True
     assert f"1/{FULL_ITEMS} answered" in p.texts[-1]
     await p.tap("Continue")
-    assert f"2/{FULL_ITEMS}" in p.screen.text
+    assert at(2) in p.screen.text
 
 
 async def test_message_is_not_modified_is_a_success(app, person, telegram, store):
@@ -236,13 +236,13 @@ async def test_message_is_not_modified_is_a_success(app, person, telegram, store
     screen = p.screen
     first = buttons(screen)[1][1]
     await p.press(first, screen.message_id)
-    assert f"2/{FULL_ITEMS}" in p.screen.text
+    assert at(2) in p.screen.text
     # A double tap: the screen is shown again, Telegram answers that nothing changed.
     telegram.fail("editMessageText", 400, NOT_MODIFIED)
     await p.press(first, screen.message_id)
     assert telegram.failures["editMessageText"] == []  # the edit was tried and refused
     assert telegram.callback_answers()[-1].get("text") == "Already saved."
-    assert errors.seen == [] and f"2/{FULL_ITEMS}" in p.screen.text
+    assert errors.seen == [] and at(2) in p.screen.text
     assert len(await answers_of(store, p.id)) == 1
 
 
@@ -253,7 +253,7 @@ async def test_query_too_old_on_an_answer_still_stores_and_moves_on(app, person,
     telegram.fail("answerCallbackQuery", 400, TOO_OLD)
     await p.tap(1)
     assert len(await answers_of(store, p.id)) == 1
-    assert f"2/{FULL_ITEMS}" in p.screen.text
+    assert at(2) in p.screen.text
     assert errors.seen == []
 
 
@@ -279,9 +279,9 @@ async def test_5xx_on_the_edit_without_retries_then_the_same_tap_shows_the_way(
     await p.press(data, screen.message_id)
     assert errors.kinds == [NetworkError] and sorry_shown(p)
     assert len(await answers_of(store, p.id)) == 1
-    assert f"1/{FULL_ITEMS}" in p.screen.text  # the old question is still on screen
+    assert at(1) in p.screen.text  # the old question is still on screen
     await p.press(data, screen.message_id)  # the user taps the same answer again
-    assert f"2/{FULL_ITEMS}" in p.screen.text
+    assert at(2) in p.screen.text
     assert len(await answers_of(store, p.id)) == 1 and len(errors.seen) == 1
 
 
@@ -295,7 +295,7 @@ async def test_5xx_on_the_edit_is_retried(wired, telegram, store):
     before = network.attempts["editMessageText"]
     await p.tap(1)
     assert network.attempts["editMessageText"] - before == 2
-    assert f"2/{FULL_ITEMS}" in p.screen.text and errors.seen == []
+    assert at(2) in p.screen.text and errors.seen == []
     assert len(await answers_of(store, p.id)) == 1
 
 
@@ -320,7 +320,7 @@ async def test_a_timeout_on_the_edit_is_retried(wired, telegram, store):
     await start_full(p)
     network.plan("editMessageText", httpx.ReadTimeout)
     await p.tap(1)
-    assert f"2/{FULL_ITEMS}" in p.screen.text and errors.seen == []
+    assert at(2) in p.screen.text and errors.seen == []
     assert len(await answers_of(store, p.id)) == 1
 
 
@@ -337,9 +337,9 @@ async def test_the_edit_timing_out_for_good_keeps_the_answer_and_the_next_tap_mo
     assert errors.kinds == [TimedOut]
     assert network.attempts["editMessageText"] >= 3  # tried three times
     assert len(await answers_of(store, p.id)) == 1
-    assert f"1/{FULL_ITEMS}" in p.screen.text and sorry_shown(p)
+    assert at(1) in p.screen.text and sorry_shown(p)
     await p.press(data, screen.message_id)  # the same answer again, on the old screen
-    assert f"2/{FULL_ITEMS}" in p.screen.text
+    assert at(2) in p.screen.text
     assert len(await answers_of(store, p.id)) == 1
     await p.send("/start")
     assert f"1/{FULL_ITEMS} answered" in p.texts[-1]
@@ -400,7 +400,7 @@ async def test_network_errors_on_answering_a_tap_do_not_stop_it(wired, telegram,
     await start_full(p)
     network.plan("answerCallbackQuery", httpx.RemoteProtocolError, times=3)
     await p.tap(1)
-    assert errors.seen == [] and f"2/{FULL_ITEMS}" in p.screen.text
+    assert errors.seen == [] and at(2) in p.screen.text
     assert len(await answers_of(store, p.id)) == 1
 
 
@@ -448,7 +448,7 @@ async def test_a_tap_waits_for_a_database_locked_by_another_writer(tmp_path, con
     await holder
     assert waited >= 1.5, "the tap waited for the other writer"
     assert errors.seen == [] and not sorry_shown(p)
-    assert f"2/{FULL_ITEMS}" in p.screen.text
+    assert at(2) in p.screen.text
     assert len(await answers_of(store, p.id)) == 1
     await app.shutdown()
     await store.close()

@@ -30,7 +30,7 @@ from bot.domain.schedule import (
 from bot.domain.scoring import extremes
 from bot.storage.cohorts import CohortStore
 from bot.telegram.reminders import send_due_reminders
-from tests.helpers_domain import FULL_ITEMS
+from tests.helpers_domain import at
 
 from .conftest import Person
 from .fakes import BOT_USER, buttons
@@ -157,7 +157,7 @@ async def test_a_tap_on_a_message_too_old_to_reach_gets_a_new_message(app, perso
         "id": "old", "from": user_json(p.id), "chat_instance": "ci", "data": data,
         "message": {"message_id": p.screen.message_id, "date": 0, "chat": private(p)}}})
     assert len((await store.open_assessment(p.id)).state.answers) == 1
-    assert f"2/{FULL_ITEMS}" in p.screen.text and len(telegram.called("editMessageText")) == edits
+    assert at(2) in p.screen.text and len(telegram.called("editMessageText")) == edits
     assert (await store.open_assessment(p.id)).message_id == p.screen.message_id
     assert errors.seen == []
 
@@ -210,6 +210,7 @@ async def test_zh_hans_check_in_asks_the_zone_once_and_comes_at_ten_in_shanghai(
     for _ in range(8):
         await p.tap(1)
     asked = datetime.now(UTC)
+    await p.tap("回访提醒")  # the report offers check-ins; one tap asks when
     await p.tap("7 天后")
     labels = [label for label, _ in buttons(p.screen)]
     assert labels[:4] == ["上海", "香港", "台北", "新加坡"] and "其他" in labels[-1]
@@ -232,6 +233,7 @@ async def test_zh_hans_check_in_asks_the_zone_once_and_comes_at_ten_in_shanghai(
 async def test_other_zone_by_the_time_on_the_users_clock(app, person, telegram, store):
     p = person(8202)
     aid = await quick_check(p)
+    await p.tap("Check-ins")
     await p.tap("In 7 days")
     await p.tap("Another")
     assert "What time is it for you now?" in p.screen.text
@@ -478,8 +480,8 @@ async def test_anything_sent_mid_assessment_gets_the_hint_with_continue(app, per
     p = person(8501)
     await start_full(p)
     await send(p, **{kind: NOT_TEXT[kind]})
-    assert p.texts[-1] == ("Please use the buttons under the question. "
-                           "Your answers so far are saved.")
+    assert p.texts[-1] == ("Please tap a button under the question, or type the number of "
+                           "your answer (1-5). Your answers so far are saved.")
     assert buttons(telegram.chat(p.id)[-1])[0][0] == "▶ Continue"
 
 
@@ -542,10 +544,10 @@ async def test_one_priority_and_a_tie_for_strongest(app, person, telegram, store
         await p.tap(4 if n else 1)  # the first item scores 1, the rest 4
         if any(d.startswith("ev:") for _, d in buttons(p.screen)):
             await p.tap("Yes, every one")
-    summary = next(t for t in p.texts if "Trust Index" in t)
-    assert "Strongest, tied: " in summary and "Weakest: Integrity" in summary
-    priorities = next(t for t in p.texts if "priorit" in t)
-    assert "Your top priority" in priorities and "1 priorities" not in priorities
+    card = next(t for t in p.texts if "Trust Index" in t)
+    assert "Strongest, tied: " in card and "Weakest: Integrity" in card
+    await p.tap("🎯 Your top priority ▸")  # the card's button: one, not "top 1 priorities"
+    assert "Your top priority" in p.texts[-1] and "1 priorities" not in p.texts[-1]
     await p.send("/plan")
     assert "0 of 1 done" in p.screen.text
     await store.set_timezone(p.id, "UTC")

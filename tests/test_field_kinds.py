@@ -30,7 +30,7 @@ from bot.storage import Store
 from bot.storage.cohorts import CohortStore
 from bot.telegram.app import build_application
 from bot.telegram.reminders import send_due_reminders
-from tests.helpers_domain import FULL_ITEMS
+from tests.helpers_domain import FULL_ITEMS, at
 
 from .conftest import Person, make_app
 from .fakes import FakeTelegram, buttons
@@ -122,7 +122,7 @@ async def answer_an_item(w: World) -> Tap:
 
     async def done():
         assert len((await w.store.open_assessment(p.id)).state.answers) == 1
-        assert shown(p, f"2/{FULL_ITEMS}")
+        assert shown(p, at(2))
     return Tap(p, buttons(p.screen)[1][1], done)
 
 
@@ -184,7 +184,7 @@ async def same_business_as_last_time(w: World) -> Tap:
         record = await w.store.open_assessment(p.id)
         assert record.state.cursor == first_item and record.state.prefilled
         assert record.state.context["sector"] == ("cafe",)
-        assert shown(p, f"1/{FULL_ITEMS}")
+        assert shown(p, f"2/{FULL_ITEMS + 1}")  # the review was the first screen
     return Tap(p, data_of(p, "rv:").rsplit(":", 1)[0] + ":y", done)
 
 
@@ -193,11 +193,11 @@ async def go_back(w: World) -> Tap:
     p = w.person()
     await on_first_item(p)
     await p.tap(1)
-    at = await cursor(p)
+    where = await cursor(p)
 
     async def done():
-        assert await cursor(p) == at - 1
-        assert shown(p, f"1/{FULL_ITEMS}")
+        assert await cursor(p) == where - 1
+        assert shown(p, at(1))
     return Tap(p, data_of(p, "back:"), done)
 
 
@@ -207,7 +207,7 @@ async def pause(w: World) -> Tap:
     await on_first_item(p)
 
     async def done():
-        assert shown(p, f"Paused at 1/{FULL_ITEMS}")
+        assert shown(p, f"Paused with 0/{FULL_ITEMS} answered")
     return Tap(p, data_of(p, "pause:"), done)
 
 
@@ -229,7 +229,7 @@ async def resume(w: World) -> Tap:
     await p.tap("Pause")
 
     async def done():
-        assert p.screen.text.count(f"1/{FULL_ITEMS}") and "Paused" not in p.screen.text
+        assert p.screen.text.count(at(1)) and "Paused" not in p.screen.text
     return Tap(p, data_of(p, "go:"), done)
 
 
@@ -324,19 +324,60 @@ async def schedule_a_check_in(w: World) -> Tap:
     return Tap(p, f"rem:{aid}:7", done)
 
 
-@scenario("ci:1:done")
-async def answer_a_check_in(w: World) -> Tap:
-    p = w.person()
+async def checked_in(w: World, p: Person) -> int:
+    """A quick check, a check-in asked for and sent; the assessment id."""
     aid = await finished(p)
     await w.store.set_timezone(p.id, "UTC")
     await p.press(f"rem:{aid}:7")
     later = datetime.now(UTC).replace(hour=12) + timedelta(days=8)
     assert await send_due_reminders(CallbackContext(p.app), now=later) == 1
+    return aid
+
+
+@scenario("ci:1:done")
+async def answer_a_check_in(w: World) -> Tap:
+    p = w.person()
+    aid = await checked_in(w, p)
 
     async def done():
-        assert sum(i.done for i in await w.store.plan_items(aid)) == 1
-        assert shown(p, "Well done!")
+        assert sum(i.done for i in await w.store.plan_items(aid)) == 0  # not before it's said
+        assert shown(p, "Which one did you do?")
     return Tap(p, data_of(p, "ci:").rsplit(":", 1)[0] + ":done", done)
+
+
+@scenario("cid:1:1")
+async def say_which_action_was_done(w: World) -> Tap:
+    p = w.person()
+    aid = await checked_in(w, p)
+    await p.press(data_of(p, "ci:").rsplit(":", 1)[0] + ":done")
+    third = (await w.store.plan_items(aid))[2]
+
+    async def done():
+        assert [i.done for i in await w.store.plan_items(aid)] == [False, False, True] + \
+            [False] * 3
+        assert shown(p, "Well done! 1 of 6 actions done.")
+    return Tap(p, next(d for d in (data for _, data in buttons(p.screen))
+                       if d.endswith(f":{third.id}")), done)
+
+
+@scenario("pri:1:2")
+async def next_priority(w: World) -> Tap:
+    p = w.person()
+    aid = await finished(p)
+
+    async def done():
+        assert shown(p, "Priority 2 of 3")
+    return Tap(p, f"pri:{aid}:2", done)
+
+
+@scenario("chk:1")
+async def offer_check_ins(w: World) -> Tap:
+    p = w.person()
+    aid = await finished(p)
+
+    async def done():
+        assert shown(p, "Shall I check in")
+    return Tap(p, f"chk:{aid}", done)
 
 
 @scenario("learn:integrity")

@@ -1,12 +1,14 @@
-"""Hypothesis-driven random sequences of updates from several users against the real Application
-on a real SQLite file: commands, typed text, taps on current, old, other users' (forged),
-synthesised and garbage buttons, repeated update ids, blocking and unblocking, and deliberate
-Bot API faults.
+"""Hypothesis-driven random sequences of updates from several users against the real Application,
+two replicas of it on one database (SQLite, and PostgreSQL), each update delivered to either:
+commands, typed text, taps on current, old, other users' (forged), synthesised and garbage
+buttons, repeated update ids, blocking and unblocking, deliberate Bot API faults, two taps of one
+user reaching the two replicas at the same moment, and one update delivered to both at once.
 
 After every update: no exception reached the error handler unless it came from a deliberate
 fault, nothing was logged at ERROR by anything else, no other user's rows changed, an assessment
 holds at most as many answers as its mode has items (each one of those items), every score is
-within 0-100, and a repeated update id sent nothing and changed nothing.
+within 0-100, a repeated update id sent nothing and changed nothing, and an update delivered
+to both replicas at once was answered once.
 
 One Application and one database per test function, reused by every Hypothesis example (each
 example has users of its own). Fast profile (CI, the default): a few hundred updates. Long profile:
@@ -26,11 +28,12 @@ from collections import Counter
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from telegram import Update
 from telegram.error import TelegramError
 
 from bot.storage import Store
 
-from .conftest import Person, make_app
+from .conftest import IN_CI, PG_URL, Person, _pg_admin, _pg_url, make_app
 from .fakes import FakeTelegram, buttons
 
 LONG = int(os.environ.get("FUZZ_UPDATES", "0"))
@@ -62,7 +65,8 @@ FAULTS = (
 )
 # Taps on the current screen dominate, so that assessments get finished now and then.
 KINDS = ("tap",) * 8 + ("burst",) * 3 + ("old", "old", "forged", "synth", "garbage", "command",
-                                         "command", "command", "text", "repeat", "block", "fault")
+                                         "command", "command", "text", "repeat", "block", "fault",
+                                         "race", "race", "both")
 
 action = st.tuples(st.sampled_from(KINDS), st.integers(0, USERS - 1), st.integers(0, 10**6),
                    st.text(min_size=1, max_size=80))
@@ -84,16 +88,19 @@ class ErrorLog(logging.Handler):
 
 
 class Fuzz:
-    def __init__(self, app, telegram: FakeTelegram, store: Store, content) -> None:
-        self.app, self.telegram, self.store, self.content = app, telegram, store, content
+    def __init__(self, apps, telegram: FakeTelegram, store: Store, content) -> None:
+        self.apps, self.telegram, self.store, self.content = apps, telegram, store, content
+        self.app = apps[0]
         self.counts: Counter[str] = Counter()
         self.errors: list[BaseException] = []
         self.exports: dict[int, dict] = {}  # the last seen rows of every user so far
         self.last_update_id = 0
+        self.reserved = 0  # the second update id of a race
         self.most_answers = 0  # the most answers any assessment reached
         self.items = {mode: {i.id for i in content.bank.items_for(mode)}
                       for mode in ("full", "quick")}
-        app.add_error_handler(self._record)
+        for app in apps:
+            app.add_error_handler(self._record)
 
     async def _record(self, update, context) -> None:
         self.errors.append(context.error)
@@ -103,6 +110,9 @@ class Fuzz:
         base = next(_users)
         people = [Person(self.app, self.telegram, base + n, ("en", "zh-hans", "zh-hant")[n % 3])
                   for n in range(USERS)]
+        # The same users as seen by the second replica: each update goes to one or the other.
+        self.twins = {p.id: Person(self.apps[1], self.telegram, p.id, p.language_code)
+                      for p in people}
         for person in people:
             self.exports[person.id] = await self.store.export_user(person.id)
         for kind, who, number, text in actions:
@@ -138,6 +148,12 @@ class Fuzz:
         if not self.telegram.chat(p.id) and kind not in ("command", "text", "block"):
             kind, number = "command", 0  # nothing to tap yet: /start
         self.counts[kind] += 1
+        if kind in ("race", "both"):
+            await self.concurrently(people, p, kind, number, text, rng, update_id)
+            await self.check(people, p, kind, update_id, calls_before, errors_before)
+            self.last_update_id = max(self.last_update_id, update_id, self.reserved)
+            return
+        p = self.twins[p.id] if number % 2 else p  # either replica
         if kind == "command":
             await p.send(COMMANDS[number % len(COMMANDS)], update_id=update_id)
         elif kind == "text":
@@ -153,6 +169,28 @@ class Fuzz:
             await p.press(data, message_id, update_id=update_id)
         await self.check(people, p, kind, update_id, calls_before, errors_before)
         self.last_update_id = max(self.last_update_id, update_id)
+
+    async def concurrently(self, people, p: Person, kind: str, number: int, text: str,
+                           rng: random.Random, update_id: int) -> None:
+        """race: two taps of the user's current screen, one to each replica at the same moment.
+        both: one tap delivered to both replicas at once (Telegram retrying, a proxy sending it
+        twice); it must be answered once."""
+        first, message_id = self._tap(people, p, "tap", number, text, rng)
+        second, _ = self._tap(people, p, "tap", number + 1 + rng.randrange(5), text, rng)
+        if kind == "both":
+            payloads = [_tap_payload(p, first, message_id, update_id, f"b{update_id}")] * 2
+        else:
+            second_id = next(_update_ids)  # an update id of its own
+            payloads = [_tap_payload(p, first, message_id, update_id, f"r{update_id}"),
+                        _tap_payload(p, second, message_id, second_id, f"s{update_id}")]
+            self.reserved = second_id
+        faults = any(self.telegram.failures.values())
+        await asyncio.gather(*(app.process_update(Update.de_json(payload, app.bot))
+                               for app, payload in zip(self.apps, payloads, strict=True)))
+        if kind == "both" and not faults:
+            answers = [c for c in self.telegram.called("answerCallbackQuery")
+                       if c.params.get("callback_query_id") == f"b{update_id}"]
+            assert len(answers) <= 1, f"update {update_id} answered by both replicas"
 
     def _tap(self, people, p: Person, kind: str, number: int, text: str, rng: random.Random):
         own = [m for m in self.telegram.chat(p.id) if m.reply_markup]
@@ -188,7 +226,7 @@ class Fuzz:
             assert deliberate, f"update {update_id} ({kind}) ended in the error handler: " \
                                f"{type(error).__name__}: {error}"
         for other in people:
-            if other is not p:
+            if other.id != p.id:
                 assert await self.store.export_user(other.id) == self.exports[other.id], \
                     f"update {update_id} ({kind}) of {p.id} changed the rows of {other.id}"
         mine = await self.store.export_user(p.id)
@@ -211,6 +249,17 @@ class Fuzz:
         self.exports[p.id] = mine
 
 
+def _tap_payload(p: Person, data: str, message_id: int, update_id: int, query_id: str) -> dict:
+    msg = p.telegram.messages.get(p.id, {}).get(message_id)
+    message = {"message_id": message_id, "date": int(time.time()),
+               "chat": {"id": p.id, "type": "private"},
+               "from": {"id": 999000, "is_bot": True, "first_name": "Coach"},
+               "text": msg.text if msg else "old"}
+    return {"update_id": update_id, "callback_query": {
+        "id": query_id, "from": p._from(), "chat_instance": "ci", "data": data,
+        "message": message}}
+
+
 def _bot() -> dict:
     return {"id": 999000, "is_bot": True, "first_name": "Coach"}
 
@@ -229,23 +278,48 @@ def _scores(scores: dict | None):
         yield scores["overall"]
 
 
-@pytest.fixture
-def fuzz(tmp_path, content):
-    """Its own event loop: Hypothesis runs each example synchronously, on this loop."""
+@pytest.fixture(params=["sqlite", "postgresql"])
+def fuzz(request, tmp_path, content):
+    """Two replicas (Applications, each with its own Store) on one database, on an event loop of
+    their own: Hypothesis runs each example synchronously, on this loop."""
     loop = asyncio.new_event_loop()
-    store = loop.run_until_complete(Store.open(f"sqlite+aiosqlite:///{tmp_path / 'fuzz.db'}"))
+    name = None
+    if request.param == "sqlite":
+        url = f"sqlite+aiosqlite:///{tmp_path / 'fuzz.db'}"
+    else:
+        if not PG_URL:
+            if IN_CI:
+                pytest.fail("CI must run the PostgreSQL tests: TEST_POSTGRES_URL is not set")
+            pytest.skip("no PostgreSQL configured")
+        template = request.getfixturevalue("pg_template")
+        name = f"tcx_fuzz_{os.getpid()}_{next(_databases)}"
+        loop.run_until_complete(_sql(f"CREATE DATABASE {name} TEMPLATE {template}"))
+        url = _pg_url(name)
+    stores = [loop.run_until_complete(Store.open(url)) for _ in range(2)]
     telegram = FakeTelegram()
-    app = loop.run_until_complete(make_app(content, store, telegram))
+    apps = [loop.run_until_complete(make_app(content, store, telegram)) for store in stores]
     errors = ErrorLog()
     logging.getLogger().addHandler(errors)
-    harness = Fuzz(app, telegram, store, content)
+    harness = Fuzz(apps, telegram, stores[0], content)
     harness.loop = loop
     yield harness
     logging.getLogger().removeHandler(errors)
-    loop.run_until_complete(app.shutdown())
-    loop.run_until_complete(store.close())
+    for app, store in zip(apps, stores, strict=True):
+        loop.run_until_complete(app.shutdown())
+        loop.run_until_complete(store.close())
+    if name is not None:
+        loop.run_until_complete(_sql(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)"))
     loop.close()
     assert not errors.records, [r.getMessage() for r in errors.records]
+
+
+_databases = itertools.count(1)
+
+
+async def _sql(statement: str) -> None:
+    admin = await _pg_admin()
+    await admin.execute(statement)
+    await admin.close()
 
 
 def _sent(fuzz: Fuzz) -> int:
@@ -256,7 +330,7 @@ def _sent(fuzz: Fuzz) -> int:
 def test_random_updates_from_several_users(fuzz):
     """Fast by default (a few hundred updates); FUZZ_UPDATES=<n>: at least n updates."""
     started = time.monotonic()
-    target = LONG or 200
+    target = LONG or 150
 
     @settings(max_examples=50 if LONG else FAST_EXAMPLES, deadline=None, database=None,
               print_blob=True, suppress_health_check=list(HealthCheck))
@@ -270,3 +344,4 @@ def test_random_updates_from_several_users(fuzz):
           + ", ".join(f"{k} {v}" for k, v in sorted(fuzz.counts.items()))
           + f"; at most {fuzz.most_answers} answers in one assessment")
     assert fuzz.counts["tap"] and fuzz.counts["repeat"] and fuzz.counts["forged"]
+    assert fuzz.counts["race"] and fuzz.counts["both"]

@@ -8,7 +8,7 @@ from html.parser import HTMLParser
 
 import pytest
 
-from bot.content import LOCALES
+from bot.content import LOCALES, layout
 from bot.content.render import Renderer, sample_answers, to_plain
 from bot.domain.bank import NOT_APPLICABLE, UNSURE
 from bot.domain.flow import Answer, AssessmentState, Flow
@@ -147,23 +147,59 @@ def test_every_step_screen_renders(locale, mode):
 
 
 @pytest.mark.parametrize("locale", LOCALES)
-def test_progress_shows_the_position(locale):
+def test_progress_counts_every_screen(locale):
+    """The business questions, the questions and each evidence check as it comes are screens;
+    the first shows one cell of the bar, not an empty bar."""
     r = Renderer(CONTENT, locale)
     full, empty = CONTENT.texts[locale].ui["progress"]["full"], \
         CONTENT.texts[locale].ui["progress"]["empty"]
+    context_screens = len(BANK.context)
     flow = Flow(BANK, "full")
-    total = len(flow.active_items(AssessmentState(1, "full", 0, context=dict(CONTEXT))))
+    items = flow.active_items(AssessmentState(1, "full", 0, context=dict(CONTEXT)))
+    total = context_screens + len(items)
     state = AssessmentState(1, "full", flow.first_item + 8, False, dict(CONTEXT), {})
     text = to_plain(r.step(flow, state).text)
-    done_cells = round(10 * 8 / total)
-    assert f"{full * done_cells}{empty * (10 - done_cells)} 9/{total}" in text
+    number = context_screens + 9
+    cells = round(10 * number / total)
+    assert f"{full * cells}{empty * (10 - cells)} {number}/{total}" in text
+    first = AssessmentState(1, "full", flow.first_context, False, dict(CONTEXT), {})
+    assert f"{full}{empty * 9} 1/{total}" in to_plain(r.step(flow, first).text)
     quick = Flow(BANK, "quick")
-    third = quick.active_items(state)[2]
-    position = next(s.position for s in quick.steps if s.item is third)
+    quick_items = quick.active_items(state)
+    position = next(s.position for s in quick.steps if s.item is quick_items[2])
     state = AssessmentState(1, "quick", position, False, dict(CONTEXT), {})
-    assert f"3/{len(BANK.dimensions)}" in to_plain(r.step(quick, state).text)
-    first = AssessmentState(1, "quick", quick.first_item, False, dict(CONTEXT), {})
-    assert f"{empty * 10} 1/{len(BANK.dimensions)}" in to_plain(r.step(quick, first).text)
+    quick_total = context_screens + len(BANK.dimensions)
+    assert f"{context_screens + 3}/{quick_total}" in to_plain(r.step(quick, state).text)
+    # An answer of 4 brings its evidence check: one more screen, counted as it comes.
+    item = quick_items[0]
+    assert item.evidence
+    top = Answer(option_with(item, 4).id)
+    at_item = next(s.position for s in quick.steps if s.item is item)
+    check = AssessmentState(1, "quick", at_item, False, dict(CONTEXT), {item.id: top})
+    assert f"{context_screens + 2}/{quick_total + 1}" in to_plain(r.step(quick, check).text)
+    after = AssessmentState(1, "quick", next(s.position for s in quick.steps
+                                             if s.item is quick_items[1]), False,
+                            dict(CONTEXT), {item.id: Answer(top.option_id, True)})
+    assert f"{context_screens + 3}/{quick_total + 1}" in to_plain(r.step(quick, after).text)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_time_left_shrinks_to_the_end(locale):
+    """The progress line says how long is left (layout.reading_seconds over the screens to
+    come): less with every question, at least a minute on the last."""
+    r = Renderer(CONTENT, locale)
+    flow = Flow(BANK, "full")
+    state = AssessmentState(1, "full", flow.first_context, False, dict(CONTEXT), {})
+    left = []
+    for step in flow.steps:
+        if step.item is None or not flow.is_active(state, step.position):
+            continue
+        state.cursor = step.position
+        left.append(r.seconds_left(flow, state, flow.progress(state)))
+        state.answers[step.item.id] = Answer(option_with(step.item, 1).id)
+    assert left == sorted(left, reverse=True) and len(set(left)) == len(left)
+    assert to_plain(r.message("time_left", count=1)) in to_plain(r.step(flow, dataclasses.replace(
+        state, answers={})).text)  # the last question: about a minute
 
 
 # --- recommendation cards ---------------------------------------------------------------------
@@ -232,16 +268,19 @@ def test_report_messages_use_only_telegram_tags(locale, pattern):
         answers = PATTERNS[pattern](mode)
         result = score(BANK, mode, answers, CONTEXT)
         previous = score(BANK, mode, answers_at(BANK, mode, 2), {}).as_snapshot()
-        summary = r.summary(result, previous=previous)
+        card = r.card(result, previous=previous)
+        card_text = r.card(result, previous=previous, dimensions=True)
         done = {a.priority.recommendation.id for a in result.plan[:1]}
-        for message in (summary, r.summary(result), r.priorities(result),
+        pages = [r.priority_page(result, n) for n in range(1, len(result.priorities) + 1)]
+        for message in (card, card_text, r.card(result), r.priorities(result), *pages,
                         r.plan(result.plan, done)):
             assert_telegram_html(message)
-        for d in BANK.dimensions:
-            assert r.dimension(d) in to_plain(summary)
+        assert f"{result.overall:.0f}/100" in to_plain(card)
+        for d in BANK.dimensions:  # the card sent without its chart has the eight bars
+            assert r.dimension(d) in to_plain(card_text)
         if result.blind_spots:  # named by the items' short labels
             assert to_plain(r.item_label(result.blind_spots[0], r.business(CONTEXT))) \
-                in to_plain(summary)
+                in to_plain(card)
         if result.plan:
             assert "☑" in r.plan(result.plan, done)
 
@@ -311,12 +350,13 @@ def test_messages_fit_telegram_in_the_worst_case(locale):
         assert len(result.priorities) == BANK.weights.top
         previous = score(BANK, "full", answers_at(BANK, "full", 4, True), {}).as_snapshot()
         done = {a.priority.recommendation.id for a in result.plan}
-        worst += [r.summary(result, previous=previous), r.priorities(result),
+        worst += [r.card(result, previous=previous, dimensions=True), r.priorities(result),
                   r.plan(result.plan, done)]
-    # Mixed: half not sure, half capped: both notes in one summary.
+    # Mixed: half not sure, half capped: both notes in one card.
     mixed = {i.id: (Answer(UNSURE) if n % 2 else Answer(option_with(i, 4).id, False))
              for n, i in enumerate(BANK.items)}
-    worst.append(r.summary(score(BANK, "full", mixed, WORST_CONTEXT), previous=previous))
+    worst.append(r.card(score(BANK, "full", mixed, WORST_CONTEXT), previous=previous,
+                        dimensions=True))
     # The longest cards there are, together in one message.
     base = score(BANK, "full", answers_at(BANK, "full", 0), WORST_CONTEXT)
     longest = _longest_priorities(r, base, BANK.weights.plan_size)
@@ -325,3 +365,26 @@ def test_messages_fit_telegram_in_the_worst_case(locale):
     for message in worst:
         assert_telegram_html(message)
         assert telegram_length(message) <= TELEGRAM_LIMIT, (telegram_length(message), message)
+
+
+@pytest.mark.parametrize("locale", LOCALES)
+def test_the_result_card_fits_a_photo_caption_in_the_worst_case(locale):
+    """Telegram takes at most 1,024 characters of caption: the card, with the most blind spots
+    and capped items there can be (named by short labels, the rest counted), a change since
+    last time, the note that the questions changed and the chart's legend, still fits."""
+    r = Renderer(CONTENT, locale)
+    previous = {**score(BANK, "full", answers_at(BANK, "full", 4, True), {}).as_snapshot(),
+                "content_version": "2026.11-1"}
+    legend = r.message("photo_caption", previous=True, cohort=True)
+    mixed = {i.id: (Answer(UNSURE) if n % 2 else Answer(option_with(i, 4).id, False))
+             for n, i in enumerate(BANK.items)}
+    longest = 0
+    for answers in (PATTERNS["all not sure"]("full"), PATTERNS["all capped"]("full"), mixed):
+        result = score(BANK, "full", answers, WORST_CONTEXT)
+        card = r.card(result, previous, legend=legend)
+        assert_telegram_html(card)
+        longest = max(longest, telegram_length(card))
+        listed = result.blind_spots or result.capped
+        rest = len(listed) - (r.CARD_ITEMS - 1)
+        assert r.message("and_more", count=rest) in card  # "24 more", not 27 names
+    assert longest <= layout.CAPTION_LIMIT, longest

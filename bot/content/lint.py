@@ -164,8 +164,14 @@ def hant_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
 
 
 def lint_problems(content: Content) -> list[Problem]:
+    """The wording rules, then every screen on the phone and the welcome's time promises
+    (screens.py), all for the persona matrix."""
+    from .screens import phone_problems, promise_problems
+
     config = _load(content)
-    return fit_problems(content, config) + hant_problems(content, config)
+    businesses = personas(content, config)
+    return (fit_problems(content, config) + hant_problems(content, config)
+            + phone_problems(content, businesses) + promise_problems(content, businesses))
 
 
 __all__ = ["lint_problems", "personas", "Path"]

@@ -21,6 +21,8 @@ from markupsafe import Markup
 from bot.domain.bank import NOT_APPLICABLE, UNSURE, Source
 from bot.domain.context import business_context
 from bot.domain.flow import (
+    MAYBE_CHECK,
+    SCREEN,
     Answer,
     AssessmentState,
     ContextView,
@@ -28,10 +30,12 @@ from bot.domain.flow import (
     EvidenceView,
     Flow,
     ItemView,
+    Progress,
     ReviewView,
 )
 from bot.domain.scoring import PlanAction, Priority, Result, score
 
+from . import layout
 from .document import AnswerRow, DimensionSection, IndexLine, Phase, PlanStep, ReportDocument
 from .loader import PLAIN_UI_PREFIXES, Content, Problem, babel_locale, is_plural
 from .pdf import load_layout
@@ -150,7 +154,23 @@ class Renderer:
 
     def item_text(self, item_id: str, path: str, business: dict[str, Any]) -> Markup:
         """One text of an item (`question`, `check`, `label`, `options.<id>.text`,
-        `recommendations.<level>.title` ...) rendered for this business; safe HTML."""
+        `recommendations.<level>.title` ...) rendered for this business; safe HTML.
+
+        The texts of a question screen are kept per business (keyed by the variables they
+        read): a tap renders the same question for the same business again."""
+        if path.startswith("recommendations."):
+            return self._item_text(item_id, path, business)
+        memo = self.content.__dict__.setdefault("_item_texts", {})
+        key = (self.locale, self.version, item_id, path,
+               tuple(repr(business.get(n)) for n in self._reads(item_id)))
+        text = memo.get(key)
+        if text is None:
+            text = self._item_text(item_id, path, business)
+            if len(memo) < 100_000:
+                memo[key] = text
+        return text
+
+    def _item_text(self, item_id: str, path: str, business: dict[str, Any]) -> Markup:
         key = f"{self.locale}:{self.version}:{item_id}:{path}"
         template = self._cache.get(key)
         if template is None:
@@ -201,22 +221,110 @@ class Renderer:
         return full * cells + empty * (self.BAR_CELLS - cells)
 
     def progress(self, number: int, total: int) -> str:
-        return self.bar(100 * (number - 1) / total if total else 0, "progress")
+        """The progress bar of screen `number` of `total`: at least one cell from the first
+        screen on (an empty bar reads as "nothing yet"), all ten on the last."""
+        cells = min(self.BAR_CELLS, max(1, round(self.BAR_CELLS * number / total))) \
+            if total else 0
+        full, empty = self.texts.ui["progress"]["full"], self.texts.ui["progress"]["empty"]
+        return full * cells + empty * (self.BAR_CELLS - cells)
 
     # --- the assessment ----------------------------------------------------------------------
     def step(self, flow: Flow, state: AssessmentState) -> Screen:
         view = flow.view(state)
+        if isinstance(view, DoneView):
+            return Screen(self.message("report_ready"))
+        progress = flow.progress(state)
+        line = self.progress_line(flow, state, progress)
+        back = flow.previous_position(state, state.cursor) is not None
         if isinstance(view, ReviewView):
-            return self._review(view)
+            return self._review(view, line)
         if isinstance(view, ContextView):
-            return self._context(view)
+            return self._context(view, line, back, detour=progress.number is None)
         business = self.business(state.context, state.staff)
         if isinstance(view, ItemView):
-            return self._item(view, business)
-        if isinstance(view, EvidenceView):
-            return self._evidence(view, business)
-        assert isinstance(view, DoneView)
-        return Screen(self.message("report_ready"))
+            return self._item(view, business, line, back)
+        assert isinstance(view, EvidenceView)
+        return self._evidence(view, business, line, back)
+
+    # The progress line: "▰▰▰▱▱▱▱▱▱▱ 9/33 · about 6 min left".
+    def progress_line(self, flow: Flow, state: AssessmentState, progress: Progress) -> Markup:
+        left = layout.minutes(self.seconds_left(flow, state, progress))
+        if progress.number is None:  # a retake's optional business questions: time only
+            return self.message("time_left", count=left)
+        return self.message("progress_line", bar=self.progress(progress.number, progress.total),
+                            number=progress.number, total=progress.total,
+                            left=self.message("time_left", count=left))
+
+    def seconds_left(self, flow: Flow, state: AssessmentState, progress: Progress) -> float:
+        """The time the screens from the one on show to the end take to read and tap
+        (layout.reading_seconds); an evidence check that may come counts with the owner's own
+        rate so far, starting from layout.CHECK_RATE."""
+        rate = (progress.checks_seen + layout.CHECK_RATE * layout.CHECK_RATE_WEIGHT) / (
+            progress.evidence_answered + layout.CHECK_RATE_WEIGHT)
+        business = None
+        total = 0.0
+        for step, kind in progress.remaining:
+            if step.item is not None and business is None:
+                business = self.business(state.context)
+            seconds = self._screen_seconds(flow, step, kind, state.context, business)
+            total += seconds * (rate if kind == MAYBE_CHECK else 1.0)
+        return total
+
+    def _screen_seconds(self, flow: Flow, step, kind: str, context, business) -> float:
+        """Reading and tapping time of one screen (cached per business: item texts depend on
+        it, and a tap must not render every question to come)."""
+        cache = self.content.__dict__.setdefault("_seconds", {})
+        if step.item is not None:  # keyed by the business words the item's texts read
+            reads = self._reads(step.item.id)
+            what = tuple(repr(business.get(n)) for n in reads)
+        else:
+            what = ()
+        key = (self.locale, self.version, step.position if step.item is None else step.item.id,
+               kind != SCREEN, what)
+        seconds = cache.get(key)
+        if seconds is not None:
+            return seconds
+        if step.review:
+            text, taps = self._review_body(context), 1
+        elif step.context is not None:
+            q = step.context
+            text = " ".join([self.model(f"context.{q.id}.question"),
+                             *(self.context_option(q.id, o) for o in q.options)])
+            taps = 1 + min(layout.TYPICAL_CHOICES, q.max_choices) if q.multi else 1
+        elif kind == SCREEN:
+            text, taps = self._item_body(step.item, business), 1
+        else:
+            top = max(step.item.options, key=lambda o: o.score)
+            text = self.message("evidence_question",
+                                answer=self.option_text(step.item.id, top.id, business),
+                                check=self.item_text(step.item.id, "check", business))
+            taps = 1
+        seconds = layout.reading_seconds(to_plain(str(text)), taps)
+        if len(cache) < 50_000:  # a few hundred distinct businesses in practice
+            cache[key] = seconds
+        return seconds
+
+    def _reads(self, item_id: str) -> tuple[str, ...]:
+        """The business variables an item's label, question, options and check read."""
+        key = ("reads", self.locale, self.version, item_id)
+        names = self._cache.get(key)
+        if names is None:
+            text = self.items[item_id]
+            sources = [text.label, text.question, text.check or ""]
+            sources += [f"{o.text} {o.label}" for o in text.options.values()]
+            found: set[str] = set()
+            for source in sources:
+                found |= meta.find_undeclared_variables(self.content.env.parse(str(source)))
+            names = tuple(sorted(found))
+            self._cache[key] = names
+        return names
+
+    def estimate(self, mode: str, context: dict[str, tuple[str, ...]]) -> float:
+        """Seconds a whole assessment takes this business, from its first question on (the
+        welcome's promise): every screen read once and tapped, checks at layout.CHECK_RATE."""
+        flow = Flow(self.bank, mode)
+        state = AssessmentState(0, mode, flow.first_context, False, dict(context), {})
+        return self.seconds_left(flow, state, flow.progress(state))
 
     def context_summary(self, context: dict[str, tuple[str, ...]]) -> list[dict]:
         """Each context question's short name and the answers, in words."""
@@ -226,96 +334,138 @@ class Renderer:
                  or self.label("not_applicable")}
                 for q in self.bank.context]
 
-    def _review(self, view: ReviewView) -> Screen:
+    def _review_body(self, context) -> Markup:
+        lines = Markup("\n").join(self.message("review_line", **row)
+                                   for row in self.context_summary(context))
+        return self.message("review", answers=lines)
+
+    def _review(self, view: ReviewView, line: str) -> Screen:
         """A retake: "the same business as last time?" with the earlier answers."""
         pos = view.step.position
-        lines = Markup("\n").join(self.message("review_line", **row)
-                                   for row in self.context_summary(view.context))
-        text = self.message("review", answers=lines)
+        text = Markup("{}\n\n{}").format(line, self._review_body(view.context))
         return Screen(text, (
             (Button(self.button("review_same"), ("rv", pos, "y")),),
             (Button(self.button("review_change"), ("rv", pos, "n")),),
         ))
 
-    def _nav(self, position: int) -> tuple[Button, ...]:
+    def _nav(self, position: int, back: bool) -> tuple[Button, ...]:
         row = []
-        if position > 0:
+        if back:
             row.append(Button(self.button("back"), ("back", position)))
         row.append(Button(self.button("pause"), ("pause", position)))
         return tuple(row)
 
-    def _context(self, view: ContextView) -> Screen:
+    def _context(self, view: ContextView, line: str, back: bool, detour: bool) -> Screen:
         q = view.step.context
         pos = view.step.position
-        header = self.message("context_header", number=view.number, total=view.total)
+        header = self.message("context_header", number=view.number, total=view.total,
+                              detour=detour)
         hint = self.message("multi_hint", chosen=len(view.selected), max=q.max_choices) \
             if q.multi else ""
         body = self.content.env.get_template("context.html.j2").render(
-            header=header, question=self.model(f"context.{q.id}.question"), hint=hint)
+            header=header, progress=line, question=self.model(f"context.{q.id}.question"),
+            hint=hint)
         buttons = []
         for option_id in q.options:
             label = self.context_option(q.id, option_id)
             if option_id in view.selected:  # ticked, or (single choice) the earlier answer
                 label = f"✅ {label}"
             buttons.append(Button(label, ("ctx", pos, option_id)))
-        # Outcomes of the "what matters most" question are longer: one per row.
-        per_row = 1 if q.id == self.bank.priority_context else 2
-        rows = [tuple(buttons[i:i + per_row]) for i in range(0, len(buttons), per_row)]
+        rows = self._pack(buttons, 2)
+        tail = list(self._nav(pos, back))
         if q.multi:
-            rows.append((Button(self.button("done"), ("ok", pos)),))
-        rows.append(self._nav(pos))
+            tail.insert(len(tail) - 1, Button(self.button("done"), ("ok", pos)))
+        rows += self._tail(tail)
         return Screen(body.strip(), tuple(rows))
 
-    def _item_header(self, view) -> dict:
+    def _tail(self, buttons: list[Button]) -> list[tuple[Button, ...]]:
+        """The last buttons (Not sure, Back, Done, Pause ...) in one row where every title fits
+        it, else the navigation (Back, Pause) in a row of its own under the others."""
+        if all(layout.label_fits(b.label, len(buttons), self.locale) for b in buttons):
+            return [tuple(buttons)]
+        nav = [b for b in buttons if b.action[0] in ("back", "pause")]
+        other = [b for b in buttons if b.action[0] not in ("back", "pause")]
+        return [tuple(other), tuple(nav)] if other else [tuple(nav)]
+
+    def _item_header(self, view, line: str) -> dict:
         item = view.step.item
         index_id = next(k for k, dims in self.bank.indices.items()
                         if item.dimension in dims)
         return {
             "dimension": self.dimension(item.dimension),
             "index_name": self.model(f"indices.{index_id}"),
-            "bar": self.progress(view.number, view.total),
-            "number": view.number,
-            "total": view.total,
+            "progress": line,
         }
 
-    def _item(self, view: ItemView, business: dict[str, Any]) -> Screen:
+    def _item_body(self, item, business: dict[str, Any], chosen: str | None = None) -> Markup:
+        """The question and its numbered options (what is read; the header is not)."""
+        options = [{"text": self.option_text(item.id, o.id, business),
+                    "chosen": chosen == o.id} for o in item.options]
+        return Markup(self.content.env.get_template("question_body.html.j2").render(
+            question=self.item_text(item.id, "question", business), options=options).strip())
+
+    def _item(self, view: ItemView, business: dict[str, Any], line: str, back: bool) -> Screen:
+        """A question: the numbered options in the text, a short button per option ("1. Often
+        not"), two to a row where both titles fit half a row, and Not sure (Not applicable),
+        Back and Pause together in one row where they fit (layout.py: the phone budget)."""
         item = view.step.item
         pos = view.step.position
-        options = [{"text": self.option_text(item.id, o.id, business),
-                    "chosen": view.chosen == o.id} for o in item.options]
         body = self.content.env.get_template("question.html.j2").render(
-            question=self.item_text(item.id, "question", business), options=options,
-            **self._item_header(view))
-        rows = []
+            body=self._item_body(item, business, view.chosen),
+            **self._item_header(view, line))
+        answers = []
         for n, o in enumerate(item.options, start=1):
-            mark = "✓ " if view.chosen == o.id else ""
             label = html.unescape(self.option_text(item.id, o.id, business, label=True))
-            rows.append((Button(f"{mark}{n}. {label}", ("ans", pos, o.id)),))
+            # The earlier answer (after Back) is marked in place of its number: no wider.
+            answers.append(Button(f"✓ {label}" if view.chosen == o.id else f"{n}. {label}",
+                                  ("ans", pos, o.id)))
+        if not all(layout.label_fits(b.label, 1, self.locale) for b in answers):
+            # Sentences as labels (an earlier content version): the numbers alone, in a row.
+            answers = [Button(f"✓ {n}" if view.chosen == o.id else str(n), ("ans", pos, o.id))
+                       for n, o in enumerate(item.options, start=1)]
+            rows = [tuple(answers)]
+        else:
+            rows = self._pack(answers, 2)
         extra = [Button(self._marked(self.button("unsure"), view.chosen == UNSURE),
                         ("ans", pos, UNSURE))]
         if item.not_applicable:
             extra.append(Button(self._marked(self.button("na"), view.chosen == NOT_APPLICABLE),
                                 ("ans", pos, NOT_APPLICABLE)))
-        rows.append(tuple(extra))
-        rows.append(self._nav(pos))
+        rows += self._tail(extra + list(self._nav(pos, back)))
         return Screen(body.strip(), tuple(rows))
+
+    def _pack(self, buttons: list[Button], per_row: int) -> list[tuple[Button, ...]]:
+        """Buttons in order, `per_row` to a row where every title in the row shows whole on
+        the phone, else one to a row (so a long title is never cut)."""
+        rows, i = [], 0
+        while i < len(buttons):
+            group = buttons[i:i + per_row]
+            if len(group) == per_row and all(layout.label_fits(b.label, per_row, self.locale)
+                                             for b in group):
+                rows.append(tuple(group))
+                i += per_row
+            else:
+                rows.append((buttons[i],))
+                i += 1
+        return rows
 
     @staticmethod
     def _marked(label: str, chosen: bool) -> str:
         return f"✓ {label}" if chosen else label
 
-    def _evidence(self, view: EvidenceView, business: dict[str, Any]) -> Screen:
+    def _evidence(self, view: EvidenceView, business: dict[str, Any], line: str,
+                  back: bool) -> Screen:
         item = view.step.item
         pos = view.step.position
         body_text = self.message("evidence_question",
                                  answer=self.option_text(item.id, view.chosen, business),
                                  check=self.item_text(item.id, "check", business))
         body = self.content.env.get_template("evidence.html.j2").render(
-            body=body_text, **self._item_header(view))
+            body=body_text, **self._item_header(view, line))
         rows = (
             (Button(self.button("evidence_yes"), ("ev", pos, "y")),
              Button(self.button("evidence_no"), ("ev", pos, "n"))),
-            self._nav(pos),
+            self._nav(pos, back),
         )
         return Screen(body.strip(), rows)
 
@@ -353,26 +503,47 @@ class Renderer:
         business = business or self.business(None)
         return self.label("list_separator").join(self.item_label(i, business) for i in item_ids)
 
-    def summary(self, result: Result, previous: dict | None = None) -> str:
+    CARD_ITEMS = 4  # blind spots or capped items the card names; more are counted
+
+    def _short_list(self, item_ids, business: dict[str, Any]) -> str:
+        """Items by their short labels; beyond CARD_ITEMS, the rest counted ("and 5 more")."""
+        names = [self.item_label(i, business) for i in item_ids]
+        if len(names) > self.CARD_ITEMS:
+            rest = len(names) - (self.CARD_ITEMS - 1)
+            names = names[:self.CARD_ITEMS - 1] + [self.message("and_more", count=rest)]
+        return self.label("list_separator").join(names)
+
+    def card(self, result: Result, previous: dict | None = None,
+             dimensions: bool = False, legend: str = "") -> str:
+        """The result card, the report's first message (the radar chart's caption): the overall
+        score out of 100 with its level and what the level means, each index explained in a
+        line, strongest and weakest, blind spots ("not sure" counts as 0) and items counted
+        lower, by their short labels. `dimensions` adds the eight bars (for a card sent without
+        its chart), `legend` a line on the chart's other lines. At most layout.CAPTION_LIMIT
+        characters in the worst case (tests)."""
         na = self.label("not_applicable")
-        return self.content.env.get_template("summary.html.j2").render(
-            title=self.label("report_title"),
-            overall_label=self.label("overall"),
-            overall=fmt_score(result.overall, na),
-            level=self.level(result.level),
-            level_description=self.model(f"levels.{result.level}.description")
-            if result.level else "",
-            indices=self._indices(result),
-            dimensions=self._dimension_rows(result, previous),
+        business = self.business(result.context)
+        delta = self.delta(result.overall, previous.get("overall")) if previous else ""
+        indices = [self.message("card.index", name=self.model(f"indices.{k}"),
+                                score=fmt_score(v, na), meaning=self.message(f"card.{k}"))
+                   for k, v in result.indices.items()]
+        changed = previous is not None and \
+            previous.get("content_version", self.version) != self.version
+        return self.content.env.get_template("card.html.j2").render(
+            score=self.message("card.score", overall=fmt_score(result.overall, na),
+                               level=self.level(result.level), delta=delta),
+            meaning=self.model(f"levels.{result.level}.description") if result.level else "",
+            indices=indices,
+            dimensions=self._dimension_rows(result, previous) if dimensions else (),
             extremes=self.extremes(result),
-            questions_changed=self.message("questions_changed") if previous is not None
-            and previous.get("content_version", self.version) != self.version else "",
-            blind_spots=self.message("blind_spots", items=self._item_list(
-                result.blind_spots, self.business(result.context))) if result.blind_spots else "",
-            capped=self.message("capped_note", items=self._item_list(
-                result.capped, self.business(result.context))) if result.capped else "",
-            confidence=self.message("confidence",
-                                 label=self.model(f"confidence.{result.confidence}")),
+            questions_changed=self.message("questions_changed") if changed else "",
+            blind_spots=self.message("blind_spots", items=self._short_list(
+                result.blind_spots, business)) if result.blind_spots else "",
+            capped=self.message("capped_note", items=self._short_list(
+                result.capped, business)) if result.capped else "",
+            confidence=self.message("confidence", label=self.model(
+                f"confidence.{result.confidence}")) if result.confidence != "high" else "",
+            legend=legend,
         ).strip()
 
     def extremes(self, result: Result) -> list[str]:
@@ -416,6 +587,18 @@ class Renderer:
             "source": self.source(p.recommendation.source, p.recommendation.adapted),
         }
 
+    def priority_page(self, result: Result, number: int) -> str:
+        """Priority `number` (1-based) of the report's top ones, alone: what the report shows
+        one at a time ("Next priority ▸")."""
+        p = result.priorities[number - 1]
+        return self.content.env.get_template("priority.html.j2").render(
+            heading=self.message("priority_heading", number=number,
+                                 count=len(result.priorities)),
+            p=self.priority_card(p, self.business(result.context)),
+            first_step_label=self.label("first_step"),
+            metric_label=self.label("metric"),
+        ).strip()
+
     def priorities(self, result: Result) -> str:
         if not result.priorities:
             return self.message("priorities_none")
@@ -428,7 +611,10 @@ class Renderer:
         ).strip()
 
     def phases(self, plan: tuple[PlanAction, ...], done: set[str] | frozenset = frozenset(),
-               context: dict[str, tuple[str, ...]] | None = None):
+               context: dict[str, tuple[str, ...]] | None = None,
+               before: set[str] | frozenset = frozenset()):
+        """The plan's phases with their actions (priority cards); `done` and `before` are the
+        recommendation ids ticked in this plan and in the one before it."""
         business = self.business(context)
         out = []
         for phase in self.bank.plan_phases:
@@ -438,6 +624,7 @@ class Renderer:
                     continue
                 card = self.priority_card(a.priority, business)
                 card["mark"] = "☑" if a.priority.recommendation.id in done else "☐"
+                card["before"] = a.priority.recommendation.id in before
                 actions.append(card)
             if actions:
                 out.append({"title": self.model(f"phases.{phase.id}.title"),
@@ -446,10 +633,12 @@ class Renderer:
         return out
 
     def plan(self, plan: tuple[PlanAction, ...], done=frozenset(), header: str = "",
-             context: dict[str, tuple[str, ...]] | None = None) -> str:
+             context: dict[str, tuple[str, ...]] | None = None,
+             before: set[str] | frozenset = frozenset()) -> str:
         return self.content.env.get_template("plan.html.j2").render(
             title=self.label("plan_title"), header=header,
-            phases=self.phases(plan, done, context),
+            phases=self.phases(plan, done, context, before),
+            before_label=self.label("ticked_before"),
             first_step_label=self.label("first_step"), metric_label=self.label("metric"),
         ).strip()
 
@@ -655,9 +844,12 @@ def render_samples(content: Content) -> Iterator[Sample | Problem]:
                     previous = {**result.as_snapshot(), "dimensions": {  # ▲ +7 and ▼ −7
                         d: (v or 0) + (7 if n % 2 else -7)
                         for n, (d, v) in enumerate(result.dimensions.items())}}
-                    for text in (r.summary(result, previous),
-                                 r.summary(result, result.as_snapshot()),
-                                 r.priorities(result), r.plan(result.plan, done, context=context)):
+                    pages = [r.priority_page(result, n)
+                             for n in range(1, len(result.priorities) + 1)]
+                    for text in (r.card(result, previous),
+                                 r.card(result, result.as_snapshot(), dimensions=True),
+                                 *pages, r.priorities(result),
+                                 r.plan(result.plan, done, context=context, before=done)):
                         yield Sample(locale, where, text)
                     yield from _document_samples(locale, r.report_document(
                         result, mode, answers, context, previous=True, cohort=True))

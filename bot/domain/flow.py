@@ -56,6 +56,7 @@ class AssessmentState:
     answers: dict[str, Answer] = field(default_factory=dict)
     prefilled: bool = False  # context copied from the owner's previous assessment
     staff: bool = False  # a staff member's assessment of the business (the team view)
+    version: int = 0  # bumped by every applied move (see Move.expected_version)
 
 
 class Verdict(Enum):
@@ -67,13 +68,19 @@ class Verdict(Enum):
 
 @dataclass(frozen=True)
 class Move:
-    """What to write for an applied tap; the write must check ``expected_cursor`` still holds."""
+    """What to write for an applied tap. The write must check that the assessment is still at
+    ``expected_version`` (and ``expected_cursor``): the state the move was decided on. A move
+    decided on a state someone else has changed since is never written."""
 
     assessment_id: int
     expected_cursor: int
     new_cursor: int
     context: tuple[str, tuple[str, ...]] | None = None
     answer: tuple[str, Answer] | None = None
+    expected_version: int = 0
+    # A tick on a several-choice question: (option, chosen afterwards). What the tap meant,
+    # independent of the other options: see `same_intent`.
+    tick: tuple[str, bool] | None = None
 
 
 @dataclass(frozen=True)
@@ -116,6 +123,31 @@ class EvidenceView:
 @dataclass(frozen=True)
 class DoneView:
     pass
+
+
+# What is still to come, screen by screen, for the progress line and the time left.
+SCREEN = "screen"  # a question: the review, a business question or an item
+CHECK = "check"  # an evidence check that will be shown (its answer asks for one)
+MAYBE_CHECK = "check?"  # an evidence check that comes if the answer is 3-4
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where an owner is, counted in screens: every question, business question and evidence
+    check (checks as they come: one is counted once its answer asks for it).
+
+    `number` is the screen on show (1-based), `total` the screens shown so far, this one and
+    those sure to come; on a retake's optional detour through the business questions `number`
+    is None (the detour is not counted: "the same business" skips it). `remaining` lists what is
+    left from the screen on show on, in order: (step, SCREEN | CHECK | MAYBE_CHECK).
+    `checks_seen` of `evidence_answered` answers to items with a check asked for one so far.
+    """
+
+    number: int | None
+    total: int
+    remaining: tuple[tuple[Step, str], ...]
+    checks_seen: int = 0
+    evidence_answered: int = 0
 
 
 View = ReviewView | ContextView | ItemView | EvidenceView | DoneView
@@ -197,6 +229,59 @@ class Flow:
         items = self.active_items(state)
         return sum(1 for i in items if i.id in state.answers), len(items)
 
+    def progress(self, state: AssessmentState) -> Progress:
+        """The screens of this assessment: how far the owner is and what is left (Progress)."""
+        cursor = state.cursor
+        done_screens = 0
+        sure_ahead = 0
+        remaining: list[tuple[Step, str]] = []
+        checks = answered = 0
+        on_detour = state.prefilled and 0 <= cursor < len(self.steps) \
+            and self.steps[cursor].context is not None
+        for step in self.steps:
+            if not self.is_active(state, step.position):
+                continue
+            if step.context is not None and state.prefilled and not (
+                    on_detour and step.position >= cursor):
+                continue  # a retake's business questions: skipped, unless being walked now
+            counted = not (step.context is not None and state.prefilled)
+            if step.item is None:
+                screens = [SCREEN]
+            else:
+                answer = state.answers.get(step.item.id)
+                check = self._check_kind(step.item, answer)
+                if step.item.evidence and answer is not None and step.position != cursor:
+                    answered += 1
+                    checks += check == CHECK
+                if step.position == cursor and not self.needs_evidence(step.item, answer):
+                    check = MAYBE_CHECK if step.item.evidence else None  # answered afresh
+                screens = [SCREEN] + ([check] if check else [])
+            if step.position < cursor:
+                done_screens += sum(1 for k in screens if k != MAYBE_CHECK)
+                continue
+            if step.position == cursor and step.item is not None and \
+                    self.needs_evidence(step.item, state.answers.get(step.item.id)):
+                done_screens += 1  # the item's own screen: the check is on show
+                screens = [CHECK]
+            remaining += [(step, k) for k in screens]
+            if counted:
+                sure_ahead += sum(1 for k in screens if k != MAYBE_CHECK)
+        if self.is_complete(state):
+            return Progress(done_screens, done_screens, (), checks, answered)
+        number = None if on_detour else done_screens + 1
+        total = done_screens + sure_ahead
+        return Progress(number, max(total, number or 0), tuple(remaining), checks, answered)
+
+    def _check_kind(self, item: Item, answer: Answer | None) -> str | None:
+        """Whether an item's evidence check comes: CHECK, MAYBE_CHECK (not answered yet) or None."""
+        if not item.evidence:
+            return None
+        if answer is None:
+            return MAYBE_CHECK
+        if answer.evidence is not None or self.needs_evidence(item, answer):
+            return CHECK
+        return None
+
     def needs_evidence(self, item: Item, answer: Answer | None) -> bool:
         if answer is None or not item.evidence or answer.evidence is not None:
             return False
@@ -229,7 +314,8 @@ class Flow:
     def _move(self, state: AssessmentState, new_cursor: int, **writes) -> Outcome:
         return Outcome(
             Verdict.APPLIED,
-            Move(state.id, expected_cursor=state.cursor, new_cursor=new_cursor, **writes),
+            Move(state.id, expected_cursor=state.cursor, new_cursor=new_cursor,
+                 expected_version=state.version, **writes),
         )
 
     def _repeat_or_stale(self, state: AssessmentState, position: int, item_option: str | None):
@@ -318,7 +404,8 @@ class Flow:
         else:
             selected.append(option_id)
         ordered = tuple(o for o in question.options if o in selected)
-        return self._move(state, position, context=(question.id, ordered))
+        return self._move(state, position, context=(question.id, ordered),
+                          tick=(option_id, option_id in selected))
 
     def confirm_context(self, state: AssessmentState, position: int) -> Outcome:
         step = self._current(state, position)
@@ -343,7 +430,15 @@ class Flow:
 def _with_context(state: AssessmentState, chosen: tuple[str, tuple[str, ...]]) -> AssessmentState:
     return AssessmentState(state.id, state.mode, state.cursor, state.finished,
                            {**state.context, chosen[0]: chosen[1]}, state.answers,
-                           state.prefilled, state.staff)
+                           state.prefilled, state.staff, state.version)
+
+
+def same_intent(first: Move, again: Move) -> bool:
+    """Whether `again`, decided for the same tap on a newer state (after another replica wrote
+    first), means what `first` meant. Only a tick can change meaning: a toggle decided on a
+    state where another tap already set that option would undo it. Every other tap is only
+    applied at all while its step is still current, where it means the same."""
+    return first.tick == again.tick
 
 
 def apply_move(state: AssessmentState, move: Move) -> AssessmentState:
@@ -357,4 +452,5 @@ def apply_move(state: AssessmentState, move: Move) -> AssessmentState:
     return AssessmentState(
         state.id, state.mode, move.new_cursor, state.finished, context, answers, state.prefilled,
         state.staff,
+        state.version + 1,
     )

@@ -15,8 +15,10 @@ class BackupError(Exception):
 def backup_sqlite(database_url: str, target: Path) -> tuple[int, int]:
     """Copy the database to `target` while the bot keeps writing; returns (pages, bytes).
 
-    The backup API copies page by page and restarts when a writer changes a page it copied, so
-    the copy is a snapshot of one committed state. The copy is checked before it is reported."""
+    One step (pages=-1): the copy reads one snapshot inside a single read transaction, which in
+    WAL mode never blocks the bot's writers. (Copying in small steps restarts whenever a writer
+    changes the source between two steps: under a steady 20-50 commits/s it never finished.)
+    The copy is checked before it is reported."""
     if not database_url.startswith(PREFIX):
         raise BackupError("backup copies SQLite databases; for PostgreSQL use pg_dump")
     source_path = Path(database_url[len(PREFIX):])
@@ -28,7 +30,7 @@ def backup_sqlite(database_url: str, target: Path) -> tuple[int, int]:
     source = sqlite3.connect(f"file:{source_path}?mode=ro", uri=True, timeout=30)
     destination = sqlite3.connect(target)
     try:
-        source.backup(destination, pages=256)  # in steps, so writers are never held up long
+        source.backup(destination, pages=-1)
         check = destination.execute("PRAGMA integrity_check").fetchone()[0]
         if check != "ok":
             raise BackupError(f"the copy failed its integrity check: {check}")

@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.cohorts import Averages, Dashboard, Finished, dashboard, new_code, room_average
 
 from .cohort_models import MODES, Cohort, CohortMember, TrainerPrompt
+from .inbox import commit_effect
 from .models import Assessment, ContextAnswer, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -71,7 +72,7 @@ class CohortStore:
                              trainer_name=trainer_name[:64], name_message_id=name_message_id)
                 s.add(row)
                 try:
-                    await s.commit()
+                    await commit_effect(s)
                 except IntegrityError:
                     await s.rollback()
                     continue
@@ -103,7 +104,7 @@ class CohortStore:
             values["name_message_id"] = name_message_id
         async with self.session() as s:
             result = await s.exec(update(Cohort).where(Cohort.id == cohort_id).values(**values))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     async def set_mode(self, cohort_id: int, mode: str) -> bool:
@@ -131,7 +132,7 @@ class CohortStore:
             result = await s.exec(update(Cohort)
                                   .where(Cohort.id == cohort_id, Cohort.status == "open")
                                   .values(status="closed", closed_at=utcnow()))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     # --- members -------------------------------------------------------------------------------
@@ -152,7 +153,7 @@ class CohortStore:
                     row.joined_at, row.left_at = utcnow(), None
                 row.consent = consent
             try:
-                await s.commit()
+                await commit_effect(s)
             except IntegrityError:  # the same join from a double tap on another replica
                 await s.rollback()
             return True
@@ -164,7 +165,7 @@ class CohortStore:
                                          CohortMember.user_id == user_id,
                                          CohortMember.left_at.is_(None))
                                   .values(left_at=utcnow()))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     async def membership(self, cohort_id: int, user_id: int) -> str | None:
@@ -189,7 +190,7 @@ class CohortStore:
         async with self.session() as s:
             await s.exec(delete(TrainerPrompt).where(TrainerPrompt.user_id == user_id))
             s.add(TrainerPrompt(user_id=user_id, kind=kind, cohort_id=cohort_id))
-            await s.commit()
+            await commit_effect(s)
 
     async def prompt(self, user_id: int) -> tuple[str, int | None] | None:
         """What the bot asked this user to type, if it is recent."""
@@ -219,7 +220,7 @@ class CohortStore:
         """Remove the marker; True for the one caller that removed it (a double send is once)."""
         async with self.session() as s:
             result = await s.exec(delete(TrainerPrompt).where(TrainerPrompt.user_id == user_id))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     # --- results -------------------------------------------------------------------------------

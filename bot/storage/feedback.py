@@ -19,6 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain.feedback import REANSWER_WINDOW, Release, new_code, respondent_key
 
 from .feedback_models import AppSecret, FeedbackLink, PulseResponse
+from .inbox import commit_effect
 from .models import Assessment, utcnow
 
 SECRET_NAME = "respondent_key"
@@ -115,7 +116,7 @@ class FeedbackStore:
                                    business_name=business_name)
                 s.add(row)
                 try:
-                    await s.commit()
+                    await commit_effect(s)
                 except IntegrityError:
                     await s.rollback()
                     continue
@@ -164,7 +165,7 @@ class FeedbackStore:
             await s.exec(update(FeedbackLink)
                          .where(FeedbackLink.owner_id == owner_id, FeedbackLink.status == "open")
                          .values(business_name=name))
-            await s.commit()
+            await commit_effect(s)
 
     async def close(self, link_id: int) -> bool:
         async with self.session() as s:
@@ -172,7 +173,7 @@ class FeedbackStore:
                                   .where(FeedbackLink.id == link_id,
                                          FeedbackLink.status == "open")
                                   .values(status="closed", closed_at=utcnow()))
-            await s.commit()
+            await commit_effect(s)
             return result.rowcount == 1
 
     # --- customer pulses -------------------------------------------------------------------------
@@ -203,7 +204,7 @@ class FeedbackStore:
                 row.draft, row.draft_nps = {}, None
                 s.add(row)
             try:
-                await s.commit()
+                await commit_effect(s)
             except IntegrityError:  # the same tap twice at once: the other made it
                 await s.rollback()
                 return await self.pulse_draft(link_id, respondent, now, begin=False)
@@ -221,7 +222,7 @@ class FeedbackStore:
                 return False
             row.draft = {**row.draft, question_id: option_id}
             s.add(row)
-            await s.commit()
+            await commit_effect(s)
             return True
 
     async def pulse_finish(self, response_id: int, nps: int | None,
@@ -236,7 +237,7 @@ class FeedbackStore:
             row.draft, row.draft_nps = None, None
             row.updated_at = row.finished_at = now
             s.add(row)
-            await s.commit()
+            await commit_effect(s)
             return True
 
     async def pulses(self, link_id: int) -> list[tuple[dict, int | None, datetime, str]]:
@@ -276,7 +277,7 @@ class FeedbackStore:
             await s.exec(update(FeedbackLink).where(FeedbackLink.id == link_id)
                          .values(released=release.as_json(), released_at=release.at,
                                  deleted=None))
-            await s.commit()
+            await commit_effect(s)
 
     async def note_deleted(self, s: AsyncSession, link_id: int, who: str) -> None:
         """Record in the caller's transaction that `who` deleted their answer on a link."""
@@ -324,7 +325,7 @@ class FeedbackStore:
             if rows:
                 await s.exec(delete(PulseResponse)
                              .where(PulseResponse.id.in_([r[0] for r in rows])))
-            await s.commit()
+            await commit_effect(s)
             return len(rows)
 
     async def count_given(self, user_id: int) -> int:

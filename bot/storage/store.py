@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import sqlite3
+import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,13 +17,16 @@ from sqlalchemy import (
     create_engine,
     delete,
     event,
+    exists,
     func,
     insert,
     literal,
     null,
+    text,
     union_all,
     update,
 )
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlmodel import select
 from sqlmodel.ext.asyncio.session import AsyncSession
@@ -30,14 +36,15 @@ from bot.domain.flow import Answer as DomainAnswer
 from bot.domain.flow import AssessmentState, Move
 
 from . import cohorts as cohort_data  # the trainer feature's rows of a user
+from . import inbox
 from .feedback import FeedbackStore  # the 360° check's rows of a user
 from .feedback_models import FeedbackLink, PulseResponse
+from .inbox import CURRENT_UPDATE, TakenUp, UpdateClaim, UpdateSuperseded, commit_effect
 from .models import (
     Answer,
     Assessment,
     ContextAnswer,
     PlanAction,
-    ProcessedUpdate,
     Reminder,
     User,
     utcnow,
@@ -82,22 +89,19 @@ class AssessmentRecord:
     created_at: datetime
     finished_at: datetime | None
     scores: dict | None
+    last_update_id: int | None = None  # the update of the last write (opening or move)
 
 
 _A = Assessment.__table__
 _ANS = Answer.__table__
 _CTX = ContextAnswer.__table__
 _U = User.__table__
-_P = ProcessedUpdate.__table__
 _PA = PlanAction.__table__
-
-
-def _dialect_insert(conn, table):
-    if conn.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert as dialect_insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert as dialect_insert
-    return dialect_insert(table)
+_R = Reminder.__table__
+INBOX_LEASE = timedelta(seconds=60)  # a replica that has not renewed its lease this long is dead
+MIGRATION_LOCK = 7_270_421_900  # pg_advisory_xact_lock key: "migrating the coach's schema"
+_PENDING = text("status = 'pending'")  # the partial unique index's predicate, word for word
+_dialect_insert = inbox.dialect_insert
 
 
 def _upsert(conn, table, keys: tuple[str, ...], **values):
@@ -114,12 +118,42 @@ def _insert_ignore(conn, table, keys: tuple[str, ...], **values):
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:
+    # The driver's own transaction handling off: we say BEGIN ourselves (see _sqlite_begin).
+    dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")  # readers never block the writer
-    cursor.execute("PRAGMA busy_timeout=5000")  # wait for a lock instead of failing at once
+    # Wait for a lock instead of failing at once: another replica's migration, a long backup
+    # start, a burst of writers on a loaded machine.
+    cursor.execute("PRAGMA busy_timeout=30000")
+    # Readers never block the writer. Two processes opening a new file at the same moment may
+    # both try to switch it to WAL; SQLite can answer "database is locked" without waiting for
+    # that, so try again for a few seconds.
+    for attempt in range(50):
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            break
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or attempt == 49:
+                raise
+            time.sleep(0.1)
     cursor.execute("PRAGMA foreign_keys=ON")  # ON DELETE CASCADE for /delete
-    cursor.execute("PRAGMA synchronous=NORMAL")  # safe with WAL, much faster commits
+    cursor.execute(f"PRAGMA synchronous={SQLITE_SYNCHRONOUS}")
     cursor.close()
+
+
+def _sqlite_begin(conn) -> None:
+    """BEGIN IMMEDIATE for writes: the write lock is taken before the first read, so a unit that
+    reads and then writes never finds that another connection (a second process, a migration
+    at the same moment) wrote in between (SQLITE_BUSY_SNAPSHOT); it waits its turn instead.
+    Reads (execution option sqlite_read) begin deferred and never wait for a writer."""
+    read = conn.get_execution_options().get("sqlite_read", False)
+    conn.exec_driver_sql("BEGIN" if read else "BEGIN IMMEDIATE")
+
+
+# Power loss: WAL with synchronous=FULL syncs the log at every commit, so a commit the bot
+# acknowledged survives a power cut (NORMAL: it survives a crash of the process, but the last
+# commits before a power cut may be lost). Measured in the README's Reliability section.
+SQLITE_SYNCHRONOUS = "NORMAL" if os.environ.get("SQLITE_SYNCHRONOUS", "").upper() == "NORMAL" \
+    else "FULL"
 
 
 def make_engine(url: str) -> AsyncEngine:
@@ -130,6 +164,7 @@ def make_engine(url: str) -> AsyncEngine:
         engine = create_async_engine(url, connect_args={"timeout": 30}, pool_size=1,
                                      max_overflow=0, pool_timeout=60)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
+        event.listen(engine.sync_engine, "begin", _sqlite_begin)
     else:
         engine = create_async_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=10)
     return engine
@@ -140,6 +175,7 @@ def _sqlite_thread_engine(url: str) -> Engine:
     engine = create_engine(sync_url, connect_args={"timeout": 30, "check_same_thread": False},
                            pool_size=1, max_overflow=0)
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
@@ -162,9 +198,11 @@ def _record(conn, row) -> AssessmentRecord:
                  for kind, key, value, evidence in parts if kind == "a"},
         prefilled=bool(row.prefilled),
         staff=row.link_id is not None,
+        version=row.version,
     )
     return AssessmentRecord(state, row.user_id, row.status, row.content_version,
-                            row.message_id, row.created_at, row.finished_at, row.scores)
+                            row.message_id, row.created_at, row.finished_at, row.scores,
+                            row.last_update_id)
 
 
 def _load_where(conn, where: tuple, newest: bool) -> AssessmentRecord | None:
@@ -186,11 +224,9 @@ def _ensure_user(conn, user_id: int, language: str) -> UserRecord:
     return UserRecord(user_id, row.language, True)
 
 
-def _admit(conn, update_id: int, user_id: int | None,
+def _admit(conn, update_id: int, owner: str, lease_until: datetime, user_id: int | None,
            language: str) -> tuple[bool, UserRecord | None]:
-    inserted = conn.execute(_insert_ignore(conn, _P, ("update_id",), update_id=update_id,
-                                           processed_at=utcnow())).rowcount
-    if inserted != 1:
+    if not inbox.claim(conn, update_id, owner, lease_until):
         return False, None
     return True, (_ensure_user(conn, user_id, language) if user_id is not None else None)
 
@@ -208,13 +244,19 @@ def _previous_context(conn, user_id: int) -> dict[str, str]:
 
 
 def _start_staff(conn, user_id: int, mode: str, version: str, link_id: int,
-                 context: dict[str, str], cursor: int) -> AssessmentRecord:
+                 context: dict[str, str], cursor: int, update_id: int | None) -> AssessmentRecord:
+    if update_id is not None:  # the same update again, after a crash: what it opened
+        again = _load_where(conn, (_A.c.user_id == user_id, _A.c.status == "open",
+                                   _A.c.last_update_id == update_id), True)
+        if again is not None:
+            return again
     now = utcnow()
     conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
                  .values(status="abandoned", updated_at=now))
     result = conn.execute(insert(_A).values(user_id=user_id, mode=mode, status="open",
                                             content_version=version, cursor=cursor,
-                                            prefilled=False, link_id=link_id, created_at=now,
+                                            prefilled=False, link_id=link_id,
+                                            last_update_id=update_id, created_at=now,
                                             updated_at=now))
     assessment_id = result.inserted_primary_key[0]
     if context:
@@ -223,11 +265,20 @@ def _start_staff(conn, user_id: int, mode: str, version: str, link_id: int,
             for q, o in context.items()])
     state = AssessmentState(assessment_id, mode, cursor, staff=True, context={
         q: tuple(x for x in o.split(",") if x) for q, o in context.items()})
-    return AssessmentRecord(state, user_id, "open", version, None, now, None, None)
+    return AssessmentRecord(state, user_id, "open", version, None, now, None, None, update_id)
 
 
 def _start_assessment(conn, user_id: int, mode: str, version: str,
-                      positions: tuple[int, int], questions: tuple[str, ...]) -> AssessmentRecord:
+                      positions: tuple[int, int], questions: tuple[str, ...],
+                      update_id: int | None) -> AssessmentRecord:
+    # The same update again (processed again after a crash): the assessment it opened.
+    if update_id is not None:
+        again = _load_where(conn, (_A.c.user_id == user_id, _A.c.status == "open",
+                                   _A.c.last_update_id == update_id), True)
+        if again is not None:
+            return again
+    # The unique index on open assessments makes a second replica doing the same at the same
+    # moment fail (IntegrityError) rather than leave two open ones: Store retries it.
     now = utcnow()
     conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
                  .values(status="abandoned", updated_at=now))
@@ -236,7 +287,8 @@ def _start_assessment(conn, user_id: int, mode: str, version: str,
     cursor = positions[0] if prefilled else positions[1]
     result = conn.execute(insert(_A).values(user_id=user_id, mode=mode, status="open",
                                             content_version=version, cursor=cursor,
-                                            prefilled=prefilled, created_at=now, updated_at=now))
+                                            prefilled=prefilled, last_update_id=update_id,
+                                            created_at=now, updated_at=now))
     assessment_id = result.inserted_primary_key[0]
     context: dict[str, tuple[str, ...]] = {}
     if prefilled:
@@ -245,15 +297,18 @@ def _start_assessment(conn, user_id: int, mode: str, version: str,
              "answered_at": now} for q in questions])
         context = {q: tuple(o for o in previous[q].split(",") if o) for q in questions}
     state = AssessmentState(assessment_id, mode, cursor, context=context, prefilled=prefilled)
-    return AssessmentRecord(state, user_id, "open", version, None, now, None, None)
+    return AssessmentRecord(state, user_id, "open", version, None, now, None, None, update_id)
 
 
-def _apply_move(conn, move: Move) -> bool:
+def _apply_move(conn, move: Move, finish: tuple[dict, list] | None,
+                update_id: int | None) -> bool:
     now = utcnow()
     result = conn.execute(update(_A)
                           .where(_A.c.id == move.assessment_id,
+                                 _A.c.version == move.expected_version,
                                  _A.c.cursor == move.expected_cursor, _A.c.status == "open")
-                          .values(cursor=move.new_cursor, updated_at=now))
+                          .values(cursor=move.new_cursor, version=_A.c.version + 1,
+                                  last_update_id=update_id, updated_at=now))
     if result.rowcount != 1:
         conn.rollback()
         return False
@@ -268,6 +323,8 @@ def _apply_move(conn, move: Move) -> bool:
         conn.execute(_upsert(conn, _CTX, ("assessment_id", "question_id"),
                              assessment_id=move.assessment_id, question_id=question_id,
                              options=",".join(options), answered_at=now))
+    if finish is not None:  # the last answer and the closing in one transaction
+        return _finish(conn, move.assessment_id, *finish)
     return True
 
 
@@ -286,6 +343,23 @@ def _finish(conn, assessment_id: int, scores: dict, plan: list[tuple[str, str]])
     return True
 
 
+def _schedule(conn, user_id: int, assessment_id: int | None, due_at: datetime) -> int:
+    statement = _dialect_insert(conn, _R).values(
+        user_id=user_id, assessment_id=assessment_id, due_at=due_at, status="pending",
+        created_at=utcnow())
+    statement = statement.on_conflict_do_update(
+        index_elements=["user_id"], index_where=_PENDING,
+        set_={"assessment_id": statement.excluded.assessment_id,
+              "due_at": statement.excluded.due_at,
+              "created_at": statement.excluded.created_at})
+    return conn.execute(statement.returning(_R.c.id)).scalar_one()
+
+
+def _current_update_id() -> int | None:
+    claim = CURRENT_UPDATE.get()
+    return claim.update_id if claim is not None and claim.owned else None
+
+
 class Store:
     """Every method is one unit of work that commits before it returns.
 
@@ -295,15 +369,28 @@ class Store:
     one hop per unit. aiosqlite costs about 150 us and three thread hops per statement (measured:
     sqlite3 itself 1.4 us), and a tap takes eight statements: the hot path would spend most of
     its time handing work between threads.
+
+    Three kinds of unit: reads (`_read`), bookkeeping writes that may happen again harmlessly
+    (`_run(..., effect=False)`: the user row, the message id), and effects (`_run`), which are
+    written only while the update being processed is still this replica's (bot.storage.inbox).
     """
 
     def __init__(self, engine: AsyncEngine, url: str | None = None):
         self.engine = engine
+        self.lease = INBOX_LEASE  # how long an accepted update is held before others may take it
         self._sync: Engine | None = None
         self._thread: ThreadPoolExecutor | None = None
+        # The intake lane: accepting updates into the inbox has connections (or a thread) of its
+        # own, so the webhook's 200 never queues behind hundreds of updates being processed.
+        self._intake: tuple[Engine | AsyncEngine, ThreadPoolExecutor | None] | None = None
         if url is not None and url.startswith("sqlite"):
             self._sync = _sqlite_thread_engine(url)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
+            self._intake = (_sqlite_thread_engine(url),
+                            ThreadPoolExecutor(1, thread_name_prefix="sqlite-intake"))
+        elif url is not None:
+            self._intake = (create_async_engine(url, pool_pre_ping=True, pool_size=2,
+                                                max_overflow=2), None)
 
     @classmethod
     async def open(cls, url: str, migrate: bool = True) -> Store:
@@ -312,29 +399,68 @@ class Store:
             await store.migrate()
         return store
 
-    async def _run(self, unit, *args):
-        """Run `unit(connection, *args)` in one transaction and commit it."""
-        if self._sync is not None:
+    async def _run(self, unit, *args, effect: bool = True, read: bool = False,
+                   intake: bool = False):
+        """Run `unit(connection, *args)` in one transaction and commit it. An effect made while
+        an update is processed first checks that the update is still this replica's; if another
+        replica took it up meanwhile, nothing is written and UpdateSuperseded is raised."""
+        claim = CURRENT_UPDATE.get()
+        tie = effect and not read and claim is not None and claim.owned and not claim.settled
+        if tie:
+            plain = unit
+
+            def unit(conn, *unit_args):  # noqa: F811 (the check, then the unit)
+                if not inbox.hold(conn, claim.update_id, claim.owner):
+                    conn.rollback()
+                    raise UpdateSuperseded(claim.update_id)
+                return plain(conn, *unit_args)
+
+        sync, thread, engine = self._sync, self._thread, self.engine
+        if intake and self._intake is not None:
+            if self._sync is not None:
+                sync, thread = self._intake
+            else:
+                engine = self._intake[0]
+        if sync is not None:
             def in_thread():
-                with self._sync.connect() as conn:
+                with sync.connect() as conn:
+                    if read:
+                        conn.execution_options(sqlite_read=True)
                     result = unit(conn, *args)
                     conn.commit()
                     return result
 
-            return await asyncio.get_running_loop().run_in_executor(self._thread, in_thread)
-        async with self.engine.connect() as conn:
+            return await asyncio.get_running_loop().run_in_executor(thread, in_thread)
+        async with engine.connect() as conn:
             result = await conn.run_sync(unit, *args)
             await conn.commit()
-            return result
+        return result
+
+    async def _read(self, unit, *args):
+        return await self._run(unit, *args, read=True)
 
     async def migrate(self) -> None:
+        """Upgrade the schema to the newest revision. Two replicas starting on an empty
+        database at once take turns: PostgreSQL with a transaction-scoped advisory lock, SQLite
+        with BEGIN IMMEDIATE (the migration's transaction holds the write lock); the second
+        finds the schema up to date."""
         from .migrate import upgrade
 
         async with self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                await conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({MIGRATION_LOCK})")
             await conn.run_sync(upgrade)
 
     async def close(self) -> None:
         await self.engine.dispose()
+        if self._intake is not None:
+            lane, thread = self._intake
+            if thread is None:
+                await lane.dispose()
+            else:
+                await asyncio.get_running_loop().run_in_executor(thread, lane.dispose)
+                thread.shutdown(wait=True)
+            self._intake = None
         if self._sync is not None:
             await asyncio.get_running_loop().run_in_executor(self._thread, self._sync.dispose)
             self._thread.shutdown(wait=True)
@@ -345,20 +471,62 @@ class Store:
 
     async def ping(self) -> bool:
         try:
-            return await self._run(lambda conn: conn.exec_driver_sql("SELECT 1").scalar() == 1)
+            return await self._read(lambda conn: conn.exec_driver_sql("SELECT 1").scalar() == 1)
         except Exception:  # any failure means "not reachable" for a health check
             return False
 
-    # --- updates -------------------------------------------------------------------------------
-    async def claim_update(self, update_id: int) -> bool:
-        """True for the first process to see this update id, False for any repeat."""
-        first, _ = await self.admit(update_id, None, "en")
-        return first
+    # --- the inbox (bot/storage/inbox.py) ----------------------------------------------------
+    async def accept_updates(self, updates: list[tuple[int, str]], owner: str) -> list[int]:
+        """Make updates (id, raw JSON) durable before Telegram is told they arrived; the ids not
+        seen before, which this replica now holds and must process."""
+        if not updates:
+            return []
+        return await self._run(inbox.accept, updates, owner, utcnow() + self.lease,
+                               effect=False, intake=True)
+
+    async def settle_update(self, claim: UpdateClaim) -> bool:
+        """Mark a claimed update done (one that made no database effect of its own)."""
+        done = await self._run(inbox.settle, claim.update_id, claim.owner, effect=False)
+        claim.settled = True
+        return done
+
+    async def settle_updates(self, update_ids: list[int], owner: str) -> int:
+        """Mark many finished updates done at once (see bot.telegram.processing.Settler)."""
+        if not update_ids:
+            return 0
+        return await self._run(inbox.settle_many, update_ids, owner, effect=False, intake=True)
+
+    async def drop_update(self, update_id: int, owner: str) -> None:
+        await self._run(inbox.drop, update_id, owner, effect=False)
+
+    async def take_up_updates(self, owner: str, own: bool = False,
+                              limit: int = 500) -> list[TakenUp]:
+        """Unfinished updates of a dead replica (own=True: this replica's previous run), now
+        held by `owner`, oldest first; poison updates (taken up too often) are given up."""
+        taken = await self._run(inbox.take_up, owner, utcnow() + self.lease, own, limit,
+                                effect=False)
+        out = []
+        for row in taken:
+            if row.attempts > inbox.MAX_ATTEMPTS or row.payload is None:
+                log.error("update %s given up after %d attempts", row.update_id, row.attempts,
+                          extra={"update_id": row.update_id})
+                await self._run(inbox.give_up, row.update_id, owner, effect=False)
+            else:
+                out.append(row)
+        return out
+
+    async def renew_leases(self, owner: str) -> int:
+        return await self._run(inbox.renew, owner, utcnow() + self.lease, effect=False)
+
+    async def release_leases(self, owner: str) -> int:
+        return await self._run(inbox.release, owner, effect=False)
+
+    async def inbox_counts(self) -> dict[str, int]:
+        return await self._read(inbox.counts)
 
     async def prune_updates(self, older_than: timedelta = timedelta(days=1)) -> int:
-        cutoff = utcnow() - older_than
-        return await self._run(lambda conn: conn.execute(
-            delete(_P).where(_P.c.processed_at < cutoff)).rowcount)
+        """Forget finished update ids after a day (Telegram gives up redelivering long before)."""
+        return await self._run(inbox.prune, utcnow() - older_than, effect=False)
 
     # --- users -------------------------------------------------------------------------------
     async def get_user(self, user_id: int) -> UserRecord | None:
@@ -367,17 +535,18 @@ class Store:
                                .where(_U.c.id == user_id)).first()
             return UserRecord(user_id, row.language, bool(row.active),
                               row.timezone) if row else None
-        return await self._run(unit)
+        return await self._read(unit)
 
     async def ensure_user(self, user_id: int, language: str) -> UserRecord:
         """The user, created on first contact; a user who writes again is active again."""
-        return await self._run(_ensure_user, user_id, language)
+        return await self._run(_ensure_user, user_id, language, effect=False)
 
-    async def admit(self, update_id: int, user_id: int | None,
+    async def admit(self, update_id: int, owner: str, user_id: int | None,
                     language: str) -> tuple[bool, UserRecord | None]:
-        """One round for every update: record its id (False for a repeat, also one another
-        replica took) and fetch or create its user."""
-        return await self._run(_admit, update_id, user_id, language)
+        """One round for every update: claim it in the inbox for `owner` (False for a repeat,
+        also one another replica holds or took) and fetch or create its user."""
+        return await self._run(_admit, update_id, owner, utcnow() + self.lease, user_id,
+                               language, effect=False)
 
     async def set_language(self, user_id: int, language: str) -> None:
         await self._run(lambda conn: conn.execute(
@@ -399,7 +568,8 @@ class Store:
         """A staff member's assessment of the business behind a team link: the owner's context
         answers (question id -> stored options) are copied in, the cursor starts at `cursor`
         (the first item). Any other open assessment of the user is set aside, as always."""
-        return await self._run(_start_staff, user_id, mode, version, link_id, context, cursor)
+        return await self._run(_start_staff, user_id, mode, version, link_id, context, cursor,
+                               _current_update_id())
 
     async def start_assessment(self, user_id: int, mode: str, version: str,
                                positions: tuple[int, int] = (0, 1),
@@ -410,23 +580,40 @@ class Store:
         `questions`, those answers are copied in (a retake asks "still the same business?"
         instead of the questions) and the cursor starts at `positions[0]`, else at
         `positions[1]`."""
-        return await self._run(_start_assessment, user_id, mode, version, positions, questions)
+        for attempt in range(3):
+            try:
+                return await self._run(_start_assessment, user_id, mode, version, positions,
+                                       questions, _current_update_id())
+            except IntegrityError:  # another replica opened one at the same moment: again
+                if attempt == 2:
+                    raise
+        raise AssertionError("unreachable")
 
     async def open_assessment(self, user_id: int) -> AssessmentRecord | None:
-        return await self._run(_load_where, (_A.c.user_id == user_id, _A.c.status == "open"),
-                               True)
+        return await self._read(_load_where, (_A.c.user_id == user_id, _A.c.status == "open"),
+                                True)
 
     async def load_assessment(self, assessment_id: int) -> AssessmentRecord | None:
-        return await self._run(_load_where, (_A.c.id == assessment_id,), False)
+        return await self._read(_load_where, (_A.c.id == assessment_id,), False)
 
-    async def apply_move(self, move: Move) -> bool:
-        """Write a tap's answer and move the cursor, only if the cursor is still where the tap
-        saw it (compare-and-set): a double tap or a second replica can not write twice."""
-        return await self._run(_apply_move, move)
+    async def apply_move(self, move: Move, finish: tuple[dict, list] | None = None) -> bool:
+        """Write a tap's answer and move the cursor, only if the assessment is still at the
+        version the move was decided on (compare-and-set): of two replicas writing from the same
+        state, one succeeds and the other gets False. `finish` (scores, plan) closes the
+        assessment in the same transaction (the last answer)."""
+        return await self._run(_apply_move, move, finish, _current_update_id())
+
+    @staticmethod
+    def written_by_this_update(record: AssessmentRecord) -> bool:
+        """Whether the update being processed made the record's last write: it is being
+        processed again (after a crash) and its move is in already."""
+        update_id = _current_update_id()
+        return update_id is not None and record.last_update_id == update_id
 
     async def set_message(self, assessment_id: int, message_id: int | None) -> None:
         await self._run(lambda conn: conn.execute(
-            update(_A).where(_A.c.id == assessment_id).values(message_id=message_id)))
+            update(_A).where(_A.c.id == assessment_id).values(message_id=message_id)),
+            effect=False)
 
     async def finish(self, assessment_id: int, scores: dict,
                      plan: list[tuple[str, str]]) -> bool:
@@ -442,7 +629,7 @@ class Store:
                                 .order_by(_A.c.finished_at.desc(), _A.c.id.desc())
                                 .limit(limit)).all()
             return [_record(conn, r) for r in rows]
-        return await self._run(unit)
+        return await self._read(unit)
 
     async def previous_scores(self, user_id: int, before_id: int) -> dict | None:
         """The score snapshot of the user's finished assessment before `before_id`, with the
@@ -456,7 +643,7 @@ class Store:
             if row is None or row.scores is None:
                 return None
             return {**row.scores, "content_version": row.content_version}
-        return await self._run(unit)
+        return await self._read(unit)
 
     # --- the plan ----------------------------------------------------------------------------
     async def plan_items(self, assessment_id: int) -> list[PlanItem]:
@@ -465,7 +652,7 @@ class Store:
                                 .order_by(_PA.c.position)).all()
             return [PlanItem(r.id, r.assessment_id, r.recommendation_id, r.phase,
                              r.done_at is not None) for r in rows]
-        return await self._run(unit)
+        return await self._read(unit)
 
     async def plan_item_owner(self, plan_item_id: int) -> tuple[int, int] | None:
         """(user id, assessment id) of a plan action, to check a tap against."""
@@ -474,7 +661,7 @@ class Store:
                                .join(_PA, _PA.c.assessment_id == _A.c.id)
                                .where(_PA.c.id == plan_item_id)).first()
             return (row[0], row[1]) if row else None
-        return await self._run(unit)
+        return await self._read(unit)
 
     async def mark_plan_item(self, plan_item_id: int, done: bool) -> bool:
         """Idempotent: marking done twice keeps the first time; True if anything changed."""
@@ -486,32 +673,20 @@ class Store:
     # --- reminders -----------------------------------------------------------------------------
     async def schedule_reminder(self, user_id: int, assessment_id: int | None,
                                 due_at: datetime) -> int:
-        """One pending check-in per user: a new one replaces the pending one."""
-        async with self.session() as s:
-            await s.exec(update(Reminder)
-                         .where(Reminder.user_id == user_id, Reminder.status == "pending")
-                         .values(status="cancelled"))
-            row = Reminder(user_id=user_id, assessment_id=assessment_id, due_at=due_at)
-            s.add(row)
-            await s.commit()
-            return row.id
+        """One pending check-in per user: a new one replaces the pending one, in one statement
+        (an upsert on the partial unique index of pending reminders), so two replicas
+        scheduling at the same moment leave one pending, the later write's."""
+        return await self._run(_schedule, user_id, assessment_id, due_at)
 
     async def cancel_reminders(self, user_id: int) -> int:
-        async with self.session() as s:
-            result = await s.exec(update(Reminder)
-                                  .where(Reminder.user_id == user_id,
-                                         Reminder.status == "pending")
-                                  .values(status="cancelled"))
-            await s.commit()
-            return result.rowcount
+        return await self._run(lambda conn: conn.execute(
+            update(_R).where(_R.c.user_id == user_id, _R.c.status == "pending")
+            .values(status="cancelled")).rowcount)
 
     async def pending_reminders(self, user_id: int) -> list[datetime]:
-        async with self.session() as s:
-            rows = (await s.exec(select(Reminder.due_at)
-                                 .where(Reminder.user_id == user_id,
-                                        Reminder.status == "pending")
-                                 .order_by(Reminder.due_at))).all()
-            return list(rows)
+        return await self._read(lambda conn: list(conn.execute(
+            select(_R.c.due_at).where(_R.c.user_id == user_id, _R.c.status == "pending")
+            .order_by(_R.c.due_at)).scalars()))
 
     async def move_pending_reminder(self, user_id: int, due_at: datetime) -> int:
         """Move the user's pending check-in to `due_at` (UTC); how many rows moved (0 or 1)."""
@@ -530,42 +705,75 @@ class Store:
         not pending any more, so it is never sent twice. A claim is never taken back: a sender
         that dies between claiming and sending loses that check-in rather than risking a
         duplicate."""
-        async with self.session() as s:
-            due = (select(Reminder.id)
-                   .join(User, User.id == Reminder.user_id)
-                   .where(Reminder.status == "pending", Reminder.due_at <= now,
-                          User.active.is_(True))
-                   .order_by(Reminder.due_at).limit(limit))
-            ids = list((await s.exec(due)).all())
+        def unit(conn):
+            ids = list(conn.execute(
+                select(_R.c.id).join(_U, _U.c.id == _R.c.user_id)
+                .where(_R.c.status == "pending", _R.c.due_at <= now, _U.c.active.is_(True))
+                .order_by(_R.c.due_at).limit(limit)).scalars())
             if not ids:
                 return []
-            await s.exec(update(Reminder)
-                         .where(Reminder.id.in_(ids), Reminder.status == "pending")
+            conn.execute(update(_R).where(_R.c.id.in_(ids), _R.c.status == "pending")
                          .values(status="claimed", claimed_by=token, claimed_at=now))
-            await s.commit()
-            rows = (await s.exec(select(Reminder, User.language, User.timezone)
-                                 .join(User, User.id == Reminder.user_id)
-                                 .where(Reminder.claimed_by == token,
-                                        Reminder.status == "claimed"))).all()
-            return [DueReminder(r.id, r.user_id, r.assessment_id, lang, tz)
-                    for r, lang, tz in rows]
+            rows = conn.execute(
+                select(_R.c.id, _R.c.user_id, _R.c.assessment_id, _U.c.language,
+                       _U.c.timezone).join(_U, _U.c.id == _R.c.user_id)
+                .where(_R.c.claimed_by == token, _R.c.status == "claimed")).all()
+            return [DueReminder(*row) for row in rows]
+        return await self._run(unit, effect=False)
 
     async def finish_reminder(self, reminder_id: int, status: str,
                               due_at: datetime | None = None) -> None:
-        """sent / failed, or back to pending at a later time (a quiet-hours postponement)."""
-        async with self.session() as s:
-            values: dict = {"status": status}
-            if status == "sent":
-                values["sent_at"] = utcnow()
-            if due_at is not None:
-                values.update(due_at=due_at, claimed_by=None, claimed_at=None)
-            await s.exec(update(Reminder).where(Reminder.id == reminder_id).values(**values))
-            await s.commit()
+        """sent / failed, or back to pending at a later time (a quiet-hours postponement; if the
+        user has scheduled a newer check-in meanwhile, that one stays and this one is
+        cancelled: one pending per user)."""
+        values: dict = {"status": status}
+        if status == "sent":
+            values["sent_at"] = utcnow()
+        if due_at is not None:
+            values.update(due_at=due_at, claimed_by=None, claimed_at=None)
+
+        def unit(conn):
+            where = [_R.c.id == reminder_id]
+            if status == "pending":
+                other = _R.alias("other")
+                where.append(~exists().where(other.c.user_id == _R.c.user_id,
+                                             other.c.status == "pending"))
+            if conn.execute(update(_R).where(*where).values(**values)).rowcount == 0 \
+                    and status == "pending":
+                conn.execute(update(_R).where(_R.c.id == reminder_id)
+                             .values(status="cancelled"))
+
+        try:
+            await self._run(unit, effect=False)
+        except IntegrityError:  # a new check-in became pending at this very moment
+            await self._run(lambda conn: conn.execute(
+                update(_R).where(_R.c.id == reminder_id).values(status="cancelled")),
+                effect=False)
 
     async def reminder_owner(self, reminder_id: int) -> int | None:
-        async with self.session() as s:
-            row = await s.get(Reminder, reminder_id)
-            return row.user_id if row else None
+        return await self._read(lambda conn: conn.execute(
+            select(_R.c.user_id).where(_R.c.id == reminder_id)).scalar())
+
+    async def answer_checkin(self, reminder_id: int, user_id: int, done: int | None = None,
+                             again: tuple[int, datetime] | None = None) -> bool:
+        """The owner answered this check-in (claimed/sent -> answered) and, in the same
+        transaction, ticked off plan action `done` or asked again (assessment id, due).
+        False if it was answered already (a double tap, or the same tap on another replica):
+        it counts once."""
+        def unit(conn):
+            answered = conn.execute(
+                update(_R).where(_R.c.id == reminder_id, _R.c.user_id == user_id,
+                                 _R.c.status.in_(("claimed", "sent")))
+                .values(status="answered")).rowcount == 1
+            if not answered:
+                return False
+            if done is not None:
+                conn.execute(update(_PA).where(_PA.c.id == done, _PA.c.done_at.is_(None))
+                             .values(done_at=utcnow()))
+            if again is not None:
+                _schedule(conn, user_id, *again)
+            return True
+        return await self._run(unit)
 
     # --- the user's own data -----------------------------------------------------------------
     async def export_user(self, user_id: int) -> dict:
@@ -645,7 +853,7 @@ class Store:
             await s.exec(delete(PulseResponse).where(PulseResponse.link_id.in_(links)))
             await s.exec(delete(FeedbackLink).where(FeedbackLink.owner_id == user_id))
             await s.exec(delete(User).where(User.id == user_id))
-            await s.commit()
+            await commit_effect(s)
         # ... and every pulse this person gave as a customer (found through the keyed hash)
         await FeedbackStore(self.engine).delete_given(user_id)
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import uuid
+from datetime import timedelta
 
 from pydantic import ValidationError
 from telegram import BotCommand, Update
@@ -31,12 +33,11 @@ from bot.service import Coach
 from bot.storage import Store
 
 from . import handlers as h
-from .callbacks import ASSESSMENT_TAPS, PATTERNS
-from .chats import ALLOWED_UPDATES
+from .callbacks import ASSESSMENT_TAPS, PATTERNS, matcher
 from .feedback import add_feedback_handlers
 from .gate import gate
 from .logs import configure_logging
-from .processing import PerUserOrder, admit
+from .processing import InboxApplication, PerUserOrder, admit, burst_handler
 from .reminders import REMINDER_INTERVAL, send_due_reminders
 from .request import RetryingRequest
 from .trainer import add_trainer_handlers
@@ -60,6 +61,7 @@ def build_application(
                .token(settings.bot_token or "")
                .base_url(settings.telegram_api_base_url)
                .base_file_url(settings.telegram_api_file_url)
+               .application_class(InboxApplication)
                .concurrent_updates(PerUserOrder(settings.max_concurrent_updates))
                # Retries after Telegram's RetryAfter and paces group chats. Replies to a user's
                # own taps are not capped at the bulk rate (30/s): Telegram tells us with
@@ -76,6 +78,8 @@ def build_application(
     app = builder.build()
     app.bot_data["settings"] = settings
     app.bot_data["content"] = content
+    # The inbox's owner name (bot/storage/inbox.py); the runner gives a stable one.
+    app.bot_data["replica"] = settings.replica_id or f"app-{uuid.uuid4().hex[:12]}"
     if store is not None:  # tests bring a store opened on their own event loop
         _attach(app, content, store)
     add_handlers(app)
@@ -83,6 +87,9 @@ def build_application(
 
 
 def _attach(app: Application, content: Content, store: Store) -> None:
+    store.lease = timedelta(seconds=app.bot_data["settings"].inbox_lease_seconds)
+    if isinstance(app.update_processor, PerUserOrder):
+        app.update_processor.on_burst = burst_handler(app)
     coach = Coach(content, store)
     app.bot_data["coach"] = coach
     app.bot_data["coaching"] = Coaching(coach, app.bot_data["settings"].timezone)
@@ -108,20 +115,15 @@ def add_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("timezone", h.timezone_command, filters=private))
     app.add_handler(CommandHandler("settings", h.settings_command, filters=private))
     for kind in ASSESSMENT_TAPS:
-        app.add_handler(CallbackQueryHandler(h.tap, pattern=PATTERNS[kind]))
-    app.add_handler(CallbackQueryHandler(h.begin, pattern=PATTERNS["new"]))
-    app.add_handler(CallbackQueryHandler(h.resume, pattern=PATTERNS["go"]))
-    app.add_handler(CallbackQueryHandler(h.choose_language, pattern=PATTERNS["lang"]))
-    app.add_handler(CallbackQueryHandler(h.document, pattern=PATTERNS["doc"]))
-    app.add_handler(CallbackQueryHandler(h.plan, pattern=PATTERNS["plan"]))
-    app.add_handler(CallbackQueryHandler(h.confirm_delete, pattern=PATTERNS["del"]))
-    app.add_handler(CallbackQueryHandler(h.mark_action, pattern=PATTERNS["pa"]))
-    app.add_handler(CallbackQueryHandler(h.remind, pattern=PATTERNS["rem"]))
-    app.add_handler(CallbackQueryHandler(h.checkin_reply, pattern=PATTERNS["ci"]))
-    app.add_handler(CallbackQueryHandler(h.lesson, pattern=PATTERNS["learn"]))
-    app.add_handler(CallbackQueryHandler(h.report_command, pattern=PATTERNS["rep"]))
-    app.add_handler(CallbackQueryHandler(h.choose_zone, pattern=PATTERNS["tz"]))
-    app.add_handler(CallbackQueryHandler(h.zone_by_clock, pattern=PATTERNS["tzo"]))
+        app.add_handler(CallbackQueryHandler(h.tap, pattern=matcher(PATTERNS[kind])))
+    for kind, callback in (("new", h.begin), ("go", h.resume), ("lang", h.choose_language),
+                           ("doc", h.document), ("plan", h.plan), ("del", h.confirm_delete),
+                           ("pa", h.mark_action), ("rem", h.remind), ("ci", h.checkin_reply),
+                           ("cid", h.checkin_action), ("pri", h.priority_page),
+                           ("chk", h.checkin_offer), ("learn", h.lesson),
+                           ("rep", h.report_command), ("tz", h.choose_zone),
+                           ("tzo", h.zone_by_clock)):
+        app.add_handler(CallbackQueryHandler(callback, pattern=matcher(PATTERNS[kind])))
     add_feedback_handlers(app)  # /team, /customers, their links and the pulse: before the
     add_trainer_handlers(app)  # /trainer, cohort and join buttons: before the catch-all
     app.add_handler(CallbackQueryHandler(h.unknown_tap))
@@ -171,21 +173,6 @@ async def _prune(context) -> None:
         log.info("pruned %d processed update ids", removed)
 
 
-async def run_webhook(settings: Settings, content: Content) -> None:
-    """Webhook mode: the same Application behind a small HTTP server (bot/telegram/webhook.py).
-    Registering the webhook is `python -m bot set-webhook`, never done at boot by each replica."""
-    from .webhook import serve
-
-    app = build_application(settings, content)
-    app.post_init, app.post_shutdown = None, None  # called here: serve() does not run them
-    await app.initialize()
-    await _post_init(app)
-    try:
-        await serve(app, settings)
-    finally:
-        await _post_shutdown(app)
-
-
 def main(args=None) -> int:
     try:
         settings = Settings()
@@ -204,14 +191,13 @@ def main(args=None) -> int:
     except ContentError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
-    if settings.webhook_url:
-        if not settings.webhook_secret:
-            print("error: WEBHOOK_SECRET is required in webhook mode (WEBHOOK_URL is set)",
-                  file=sys.stderr)
-            return 2
-        asyncio.run(run_webhook(settings, content))
-        return 0
+    if settings.webhook_url and not settings.webhook_secret:
+        print("error: WEBHOOK_SECRET is required in webhook mode (WEBHOOK_URL is set)",
+              file=sys.stderr)
+        return 2
+    from .runner import run
+
     app = build_application(settings, content)
-    log.info("starting long polling (content %s)", content.bank.version)
-    app.run_polling(allowed_updates=list(ALLOWED_UPDATES))
-    return 0
+    log.info("starting %s (content %s)", "the webhook" if settings.webhook_url
+             else "long polling", content.bank.version)
+    return asyncio.run(run(settings, app))

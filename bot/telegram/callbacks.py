@@ -5,11 +5,17 @@ can be checked against the database before anything is written:
   ans:<aid>:<pos>:<option>   ev:<aid>:<pos>:<y|n>   rv:<aid>:<pos>:<y|n>   ctx:<aid>:<pos>:<option>
   ok:<aid>:<pos>
   back:<aid>:<pos>   pause:<aid>:<pos>   go:<aid>
-Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid>   del:<yes|no>
+Other buttons: new:<full|quick>[:n]   lang   lang:<locale>   doc:<aid>   plan:<aid|0>   del:<yes|no>
   rep   pa:<plan action>:<0|1>   rem:<aid>:<0|7|30>   ci:<reminder>:<done|work|stop>
+  cid:<reminder>:<plan action> (the action a check-in's "Done" was about)
+  pri:<aid>:<number>[:n] (the report's priority `number`; n: in a new message)
+  chk:<aid> (the report's check-in offer)
   learn:<dimension>   tz:<IANA zone>[:<aid>:<7|30>]   tzo[:<aid>:<7|30>]
   (tz carries the zone chosen and, when a check-in waits for it, that check-in; tzo asks for the
   time on the user's clock)
+Every number must fit the INTEGER column it names (assessments, plan actions, reminders, cohorts:
+at most 2^31 - 1): callback data with a larger one is not ours, like any other garbage (a short
+notice, nothing done), never a database error.
 """
 
 from __future__ import annotations
@@ -21,6 +27,7 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from bot.content.render import Button
 
 MAX_BYTES = 64
+MAX_ID = (1 << 31) - 1  # PostgreSQL INTEGER; SQLite would take more, PostgreSQL raises DataError
 _ID = r"(\d{1,12})"
 # Item option ids have at most 10 characters, context option ids up to 20 ("marketplace",
 # "customer_perspective"): a tighter limit made those buttons dead ("not available here").
@@ -42,6 +49,9 @@ PATTERNS = {
     "pa": re.compile(rf"^pa:{_ID}:([01])$"),
     "rem": re.compile(rf"^rem:{_ID}:(0|7|30)$"),
     "ci": re.compile(rf"^ci:{_ID}:(done|work|stop)$"),
+    "cid": re.compile(rf"^cid:{_ID}:{_ID}$"),
+    "pri": re.compile(rf"^pri:{_ID}:(\d{{1,2}})(?::(n))?$"),
+    "chk": re.compile(rf"^chk:{_ID}$"),
     "learn": re.compile(r"^learn:([a-z_]{1,30})$"),
     "rep": re.compile(r"^rep$"),
     "tz": re.compile(rf"^tz:([A-Za-z][A-Za-z0-9_+/-]{{0,39}})(?::{_ID}:(7|30))?$"),
@@ -64,10 +74,30 @@ def decode(data: str | None) -> tuple | None:
     kind = data.split(":", 1)[0]
     pattern = PATTERNS.get(kind)
     match = pattern.match(data) if pattern else None
-    if match is None:
+    if match is None or not ids_fit(match.groups()):
         return None
     parts = [int(g) if g and g.isdigit() else g for g in match.groups() if g is not None]
     return (kind, *parts)
+
+
+def ids_fit(groups) -> bool:
+    """Every all-digit group of a match is a possible row id."""
+    return all(int(g) <= MAX_ID for g in groups if g and g.isdigit())
+
+
+class matcher:  # noqa: N801 (used like a function: pattern=matcher(...))
+    """A CallbackQueryHandler pattern: the regex matches and every number in it fits its column.
+    Anything else falls through to the catch-all (`handlers.unknown_tap`). `.pattern` is the
+    regex's source, as on a compiled pattern."""
+
+    def __init__(self, regex: re.Pattern) -> None:
+        self.regex, self.pattern = regex, regex.pattern
+
+    def __call__(self, data: object) -> bool:
+        if not isinstance(data, str) or len(data.encode()) > MAX_BYTES:
+            return False
+        found = self.regex.match(data)
+        return found is not None and ids_fit(found.groups())
 
 
 def with_assessment(action: tuple, assessment_id: int) -> tuple:
@@ -90,4 +120,4 @@ def keyboard(rows, assessment_id: int | None = None) -> InlineKeyboardMarkup | N
     ])
 
 
-__all__ = ["Button", "decode", "encode", "keyboard"]
+__all__ = ["Button", "decode", "encode", "keyboard", "matcher"]

@@ -18,7 +18,7 @@ from bot.storage import AssessmentRecord
 
 from .callbacks import decode, keyboard
 from .chats import is_private
-from .replies import answer, edit, send
+from .replies import answer, edit, edit_message, send
 
 log = logging.getLogger(__name__)
 HTML = ParseMode.HTML
@@ -72,8 +72,8 @@ async def start(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         if report is not None:  # the last answer was saved but the report never went out
             await send_report(update.effective_chat.id, context, report, locale)
             return
-    screen = coach.welcome(locale, update.effective_user.first_name, record,
-                           await coach.has_report(user_id))
+    status = await coaching_of(context).status(user_id, locale)  # None: a first visit
+    screen = coach.welcome(locale, update.effective_user.first_name, record, status)
     await send(context, update.effective_chat.id, screen)
 
 async def help_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -100,7 +100,7 @@ async def report_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> 
         await update.effective_message.reply_html(
             coach_of(context).renderer(locale).message("report_none"))
         return
-    await send_report(update.effective_chat.id, context, report, locale)
+    await send_report(update.effective_chat.id, context, report, locale, checkin=False)
 
 async def export(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     coach = coach_of(context)
@@ -122,7 +122,9 @@ async def delete(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     await send(context, update.effective_chat.id, screen)
 
 async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Text typed instead of tapping: a short hint, nothing changes."""
+    """Text typed instead of tapping. A question's number ("2") while a question is on show
+    answers it, like tapping that option; anything else gets a short hint and changes
+    nothing."""
     from .feedback import consume_name
     from .trainer import consume_text
 
@@ -137,10 +139,36 @@ async def typed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     if record is None:
         await update.effective_message.reply_html(r.message("typed_idle"))
         return
-
-    screen = Screen(r.message("typed_hint"), ((Button(r.button("resume"),
-                                                   ("go", record.state.id)),),))
+    option = coach.typed_option(record, update.effective_message.text)
+    if option is not None:
+        await _typed_answer(update, context, record, option, locale)
+        return
+    screen = Screen(r.message("typed_hint", numbers=coach.numbered(record)),
+                    ((Button(r.button("resume"), ("go", record.state.id)),),))
     await send(context, update.effective_chat.id, screen)
+
+
+async def _typed_answer(update: Update, context, record: AssessmentRecord, option: str,
+                        locale: str) -> None:
+    """A typed number: the answer is stored as a tap on it would be; the question's message
+    keeps the question and the answer (no buttons), and the next step comes as a new message
+    under what the owner typed."""
+    coach = coach_of(context)
+    chat_id = update.effective_chat.id
+    before = coach.answered_screen(record, locale, option)
+    old_message = record.message_id
+    result = await coach.tap(record.user_id, locale,
+                             ("ans", record.state.id, record.state.cursor, option))
+    if result.verdict is not Verdict.APPLIED:  # another device moved first: show where we are
+        if result.record is not None:
+            await _show_step(update, context, result.record, locale, result.screen)
+        return
+    if old_message is not None:
+        await edit_message(context, chat_id, old_message, before)
+    if result.report is not None:
+        await send_report(chat_id, context, result.report, locale)
+        return
+    await _show_step(update, context, result.record, locale, result.screen)
 
 # --- taps --------------------------------------------------------------------------------------
 async def tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -216,7 +244,9 @@ async def choose_language(update: Update, context: ContextTypes.DEFAULT_TYPE) ->
     if record is not None:  # carry on in the new language, same place
         await _show_step(update, context, record, new_locale)
     else:
-        await edit(query, coach.welcome(new_locale, update.effective_user.first_name, None))
+        status = await coaching_of(context).status(user_id, new_locale)
+        await edit(query, coach.welcome(new_locale, update.effective_user.first_name, None,
+                                        status))
 
 async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     query = update.callback_query
@@ -238,10 +268,12 @@ async def document(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
                                     parse_mode=HTML)
 
 async def plan(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """plan:<aid> from the report: the plan with actions to tick off."""
+    """plan:<aid> from the report (plan:0 from the welcome: the latest): the plan with
+    actions to tick off."""
     query = update.callback_query
     user_id, locale = await _user_locale(update, context)
-    screen = await coaching_of(context).plan_screen(user_id, locale, decode(query.data)[1])
+    screen = await coaching_of(context).plan_screen(user_id, locale,
+                                                    decode(query.data)[1] or None)
     if screen is None:
         await answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
         return
@@ -326,12 +358,25 @@ async def checkin_reply(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
     query = update.callback_query
     user_id, locale = await _user_locale(update, context)
     _, reminder_id, choice = decode(query.data)
-    text = await coaching_of(context).checkin_reply(user_id, reminder_id, choice, locale)
-    if text is None:
+    screen = await coaching_of(context).checkin_reply(user_id, reminder_id, choice, locale)
+    if screen is None:
         await answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
         return
     await answer(query)
-    await edit(query, Screen(text))
+    await edit(query, screen)
+
+
+async def checkin_action(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """cid:<reminder id>:<plan action id>: the action a check-in's "Done" was about."""
+    query = update.callback_query
+    user_id, locale = await _user_locale(update, context)
+    _, reminder_id, plan_item_id = decode(query.data)
+    screen = await coaching_of(context).checkin_done(user_id, reminder_id, plan_item_id, locale)
+    if screen is None:
+        await answer(query, coach_of(context).renderer(locale).message("invalid"))
+        return
+    await answer(query)
+    await edit(query, screen)
 
 
 async def history(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -383,23 +428,67 @@ async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await answer(update.callback_query, coach_of(context).renderer(locale).message("invalid"))
 
 # --- the report --------------------------------------------------------------------------------
-async def send_report(chat_id: int, context, report: Report, locale: str) -> None:
-    """Summary, chart, priorities. A chart that fails to render or send never stops the text."""
+async def send_report(chat_id: int, context, report: Report, locale: str,
+                      checkin: bool = True) -> None:
+    """The result card, alone: the radar chart with the card as its caption and the offers as
+    its buttons (the priorities one at a time, the plan, the full report, check-ins, a retake).
+    Sent last and alone, the score is what the owner sees on landing (the review's argument:
+    the owner lands at the bottom of what arrived). A card longer than a caption may be comes
+    as a message of its own under the chart; when the chart fails, the card with the eight
+    dimension bars comes instead. `checkin`: False for /report, which does not ask again."""
     from bot.chart import render_off_loop
+    from bot.content.layout import CAPTION_LIMIT, telegram_length
 
-    await context.bot.send_message(chat_id, report.summary, parse_mode=HTML)
+    markup = keyboard(coach_of(context).card_buttons(report, locale, checkin))
+    as_caption = telegram_length(report.card) <= CAPTION_LIMIT
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
         png = await render_off_loop(report.chart)
-        await context.bot.send_photo(chat_id, png, caption=report.chart_caption, parse_mode=HTML)
+        if as_caption:
+            await context.bot.send_photo(chat_id, png, caption=report.card, parse_mode=HTML,
+                                         reply_markup=markup)
+            return
+        await context.bot.send_photo(chat_id, png)
     except Forbidden:
         raise
     except (TelegramError, OSError, ValueError, RuntimeError) as exc:
         log.warning("report chart not delivered: %s", type(exc).__name__)
-    await context.bot.send_message(chat_id, report.priorities, parse_mode=HTML,
-                                   reply_markup=keyboard(report.buttons))
-    offer = coaching_of(context).offer(locale, report.assessment_id, report.result.dimensions)
-    await send(context, chat_id, offer)
+        await context.bot.send_message(chat_id, report.card_text, parse_mode=HTML,
+                                       reply_markup=markup)
+        return
+    await context.bot.send_message(chat_id, report.card, parse_mode=HTML, reply_markup=markup)
+
+
+async def priority_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """pri:<aid>:<n>[:n]: the report's priority n; from the card (n) in a new message, from
+    "Next priority" in the same one."""
+    query = update.callback_query
+    user_id, locale = await _user_locale(update, context)
+    _, assessment_id, number, *new = decode(query.data)
+    screen = await coach_of(context).priority_page(user_id, assessment_id, number, locale)
+    if screen is None:
+        await answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
+        return
+    await answer(query)
+    if new:
+        await send(context, update.effective_chat.id, screen)
+    else:
+        await edit(query, screen)
+
+
+async def checkin_offer(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
+    """chk:<aid>: "Shall I check in?" with 7 / 30 days, no thanks and the weakest lesson."""
+    query = update.callback_query
+    user_id, locale = await _user_locale(update, context)
+    record = await coach_of(context).owned(user_id, decode(query.data)[1])
+    if record is None or record.status != "finished":
+        await answer(query, coach_of(context).renderer(locale).message("stale_no_assessment"))
+        return
+    await answer(query)
+    scores = (record.scores or {}).get("dimensions", {})
+    await send(context, update.effective_chat.id,
+               coaching_of(context).offer(locale, record.state.id, scores))
+
 
 async def membership_changed(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """The user blocked (kicked) or unblocked the bot: no messages to someone who left."""

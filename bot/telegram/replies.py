@@ -77,6 +77,22 @@ async def edit(query: CallbackQuery, screen: Screen,
                                                reply_markup=markup)
 
 
+async def edit_message(context, chat_id: int, message_id: int, screen: Screen) -> bool:
+    """Show `screen` in an earlier message of the bot's (no tap to answer): True when it
+    shows it now. A message Telegram will not edit (too old, deleted) stays as it is: nothing
+    depends on it, so the refusal is only logged."""
+    try:
+        await context.bot.edit_message_text(screen.text, chat_id=chat_id,
+                                            message_id=message_id, parse_mode=HTML,
+                                            reply_markup=keyboard(screen.buttons))
+        return True
+    except BadRequest as exc:
+        if "not modified" in str(exc).lower():
+            return True
+        log.info("earlier message not edited (%s)", _reason(exc))
+        return False
+
+
 def _reason(exc: TelegramError) -> str:
     """The class of a failure, and for Telegram's refusals its short description (no texts of
     users are in it: Telegram describes the request, not the message)."""

@@ -51,6 +51,7 @@ from bot.service import ChartData
 from bot.storage.cohorts import CohortInfo, CohortStore
 
 from . import handlers as h
+from .callbacks import matcher
 from .replies import answer, edit, send
 
 log = logging.getLogger(__name__)
@@ -65,7 +66,7 @@ MESSAGE_LIMIT = 4000  # Telegram's is 4096 characters
 def add_trainer_handlers(app: Application) -> None:
     app.add_handler(CommandHandler("trainer", trainer_command, filters=filters.ChatType.PRIVATE))
     app.add_handler(CallbackQueryHandler(menu_tap, pattern=MENU_TAP))
-    app.add_handler(CallbackQueryHandler(cohort_tap, pattern=COHORT_TAP))
+    app.add_handler(CallbackQueryHandler(cohort_tap, pattern=matcher(COHORT_TAP)))
     app.add_handler(CallbackQueryHandler(join_tap, pattern=JOIN_TAP))
 
 

@@ -1,15 +1,15 @@
 """the 360° check: team and customer links, customers' pulse answers, staff assessments
 
-Revision ID: 0008
-Revises: 0007
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-01 00:10:00
 """
 import sqlalchemy as sa
 import sqlmodel
 from alembic import op
 
-revision = '0008'
-down_revision = '0007'
+revision = '0009'
+down_revision = '0008'
 branch_labels = None
 depends_on = None
 
