@@ -21,7 +21,7 @@ from bot.domain.schedule import (
 )
 from bot.domain.scoring import lowest
 from bot.service import Coach
-from bot.storage import DueReminder, PlanItem
+from bot.storage import AssessmentRecord, DueReminder, PlanItem
 
 REMINDER_DAYS = (7, 30)
 WORKING_AGAIN_DAYS = 7
@@ -262,8 +262,24 @@ class Coaching:
             return Screen(r.message("coach.checkin_all_done"), tuple(buttons[1:]))
         title, first_step = self._titles(record, locale, first_open)
         done = sum(1 for i in items if i.done)
-        return Screen(r.message("coach.checkin", action=title, first_step=first_step, done=done,
-                             count=len(items)), tuple(buttons))
+        text = r.message("coach.checkin", action=title, first_step=first_step, done=done,
+                         count=len(items))
+        more = await self._customers_nudge(r, reminder.user_id)
+        return Screen(f"{text}\n\n{more}" if more else text, tuple(buttons))
+
+    async def _customers_nudge(self, r: Renderer, user_id: int) -> str:
+        """A check-in's reminder to collect (more) customer answers: how many the customers'
+        view still needs, or an invitation when there is no customer link yet; "" once the
+        view is shown and nothing more is needed."""
+        if self.coach.feedback_views is None:
+            return ""
+        views = await self.coach.feedback_views(user_id)
+        link = views.customers
+        if link is None:
+            return r.message("feedback.report.checkin_start")
+        if link.needed:
+            return r.message("feedback.report.checkin_more", count=link.needed)
+        return ""
 
     async def sent(self, reminder_id: int) -> None:
         await self.store.finish_reminder(reminder_id, "sent")
@@ -382,10 +398,26 @@ class Coaching:
                 != record.content_version,
             })
         labels = r.texts.ui["coach"]["labels"]
-        return self.coach.content.env.get_template("history.html.j2").render(
+        text = self.coach.content.env.get_template("history.html.j2").render(
             title=labels["history_title"], overall_label=labels["overall"],
             change_label=labels["change"], questions_changed=r.message("questions_changed"),
             assessments=rows).strip()
+        return text + await self._views(r, user_id, records[0])
+
+    async def _views(self, r: Renderer, user_id: int, latest: AssessmentRecord) -> str:
+        """/history's 360° block: the latest scores beside the team's and customers' published
+        averages, with the gap per dimension in points; "" when neither may be shown yet."""
+        team, customers = await self.coach.published_views(user_id)
+        if team is None and customers is None:
+            return ""
+        owner = (latest.scores or {}).get("dimensions", {})
+        lines = [r.message("feedback.report.history_title")]
+        lines += [r.message("feedback.report.history_row", **row)
+                  for row in r.views_rows(owner, team, customers)]
+        lines.append(r.message("feedback.report.history_note",
+                               team=team.responses if team else 0,
+                               customers=customers.responses if customers else 0))
+        return "\n\n" + "\n".join(lines)
 
     def learn_menu(self, locale: str) -> Screen:
         r = self._r(locale)

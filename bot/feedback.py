@@ -56,6 +56,7 @@ class Feedback:
         self.content = coach.content
         self.store = FeedbackStore(coach.store.engine)
         coach.staff_finished.append(self.staff_finished)
+        coach.feedback_views = self.views  # the report, /history and check-ins show them
 
     def _r(self, locale: str) -> Renderer:
         return self.coach.renderer(locale)

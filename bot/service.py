@@ -16,6 +16,7 @@ from bot.content import PRIMARY_LOCALE, Content
 from bot.content.document import ReportDocument
 from bot.content.render import Button, Renderer, Screen, to_plain
 from bot.domain.bank import UNSURE
+from bot.domain.feedback import Gap, Release, largest_gap
 from bot.domain.flow import (
     AssessmentState,
     Flow,
@@ -96,6 +97,9 @@ class Coach:
         # Called with the record when a staff member finishes their assessment of a business
         # (the 360° check publishes the team's average from them).
         self.staff_finished: list = []
+        # The 360° check's published views of an owner (bot.feedback.Feedback.views): owner id
+        # -> Views (team, customers: LinkView or None). None when the feature is not wired.
+        self.feedback_views = None
 
     def flow(self, mode: str, version: str | None = None) -> Flow:
         """The flow of a mode in a content version (an archived one for assessments taken with
@@ -420,26 +424,44 @@ class Coach:
         r = self.renderer(locale, record.content_version)
         previous = await self.store.previous_scores(record.user_id, record.state.id)
         bank = self.content.bank
+        team, customers = await self.published_views(record.user_id)
         series = [(r.message("chart_you"), _values(bank.dimensions, result.dimensions), "solid")]
-        if previous:
-            series.append((r.message("chart_previous"),
-                           _values(bank.dimensions, previous.get("dimensions", {})), "dashed"))
-        room = await CohortStore(self.store.engine).room_average(  # the cohort, from 5 finished
-            record.user_id, bank.dimensions, tuple(bank.indices))
-        if room is not None:
-            series.append((r.message("chart_cohort"), _values(bank.dimensions, room.dimensions),
-                           "dotted"))
-        legend = r.message("photo_caption", previous=bool(previous), cohort=room is not None) \
-            if previous or room is not None else ""
+        room = None
+        if team is not None or customers is not None:
+            series[0] = (r.message("feedback.report.chart_you"), series[0][1], "solid")
+            # The 360° check: you, your team, your customers (three shapes at most, so the
+            # previous assessment and the group average step aside).
+            if team is not None:
+                series.append((r.message("feedback.report.chart_team", answers=team.responses),
+                               _values(bank.dimensions, team.dimensions), "dashed"))
+            if customers is not None:
+                series.append((r.message("feedback.report.chart_customers",
+                                         answers=customers.responses),
+                               _values(bank.dimensions, customers.dimensions), "dotted"))
+            legend = r.views_legend(team, customers)
+        else:
+            if previous:
+                series.append((r.message("chart_previous"),
+                               _values(bank.dimensions, previous.get("dimensions", {})),
+                               "dashed"))
+            room = await CohortStore(self.store.engine).room_average(  # from 5 finished
+                record.user_id, bank.dimensions, tuple(bank.indices))
+            if room is not None:
+                series.append((r.message("chart_cohort"),
+                               _values(bank.dimensions, room.dimensions), "dotted"))
+            legend = r.message("photo_caption", previous=bool(previous),
+                               cohort=room is not None) if previous or room is not None else ""
+        pages, gap = self._pages(r, result, customers)
+        views = (team, customers, gap) if team is not None or customers is not None else None
         aid = record.state.id
         return Report(
             assessment_id=aid,
             mode=record.state.mode,
             result=result,
-            card=r.card(result, previous, legend=legend),
-            card_text=r.card(result, previous, dimensions=True),
-            pages=tuple(r.priority_page(result, n)
-                        for n in range(1, len(result.priorities) + 1)),
+            card=r.card(result, previous, legend=legend, gap=gap),
+            card_text=r.card(result, previous, dimensions=True, legend=legend if views else "",
+                             gap=gap),
+            pages=pages,
             chart=ChartData(
                 labels=tuple(r.model(f"dimensions.{d}.short") for d in bank.dimensions),
                 series=tuple(series),
@@ -447,10 +469,20 @@ class Coach:
             ),
             document=r.report_document(result, record.state.mode, record.state.answers,
                                        record.state.context, record.finished_at,
-                                       previous=bool(previous), cohort=room is not None),
+                                       previous=bool(previous), cohort=room is not None,
+                                       views=views),
             document_name=f"{r.plain('document_filename')}-"
                           f"{(record.finished_at or datetime.now(UTC)):%Y-%m-%d}.pdf",
         )
+
+    async def published_views(self, owner_id: int) -> tuple[Release | None, Release | None]:
+        """The team's and the customers' published averages of this owner's business (None
+        where nothing may be shown yet: fewer than 3 staff or 5 customer answers)."""
+        if self.feedback_views is None:
+            return None, None
+        views = await self.feedback_views(owner_id)
+        return (views.team.release if views.team else None,
+                views.customers.release if views.customers else None)
 
     def card_buttons(self, report: Report, locale: str,
                      checkin: bool = True) -> tuple[tuple[Button, ...], ...]:
@@ -497,8 +529,21 @@ class Coach:
             return None
         result = self.compute(record)
         r = self.renderer(locale, record.content_version)
-        pages = tuple(r.priority_page(result, n) for n in range(1, len(result.priorities) + 1))
+        _, customers = await self.published_views(user_id)
+        pages, _ = self._pages(r, result, customers)
         return self.priority_screen(assessment_id, pages, locale, number)
+
+    def _pages(self, r: Renderer, result: Result,
+               customers: Release | None) -> tuple[tuple[str, ...], Gap | None]:
+        """The report's priorities, one page each, and the largest owner-vs-customers gap: when
+        it is real (bot.domain.feedback.largest_gap) its page comes first (article 000)."""
+        gap = largest_gap(result.dimensions, customers, self.content.bank.dimensions)
+        count = len(result.priorities) + (gap is not None)
+        pages = tuple(r.priority_page(result, n, first=1 + (gap is not None), count=count)
+                      for n in range(1, len(result.priorities) + 1))
+        if gap is not None and customers is not None:
+            pages = (r.gap_page(gap, customers.responses, result.context, count),) + pages
+        return pages, gap
 
 
 def _values(dimensions: tuple[str, ...], scores: dict) -> tuple[float, ...]:

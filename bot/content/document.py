@@ -41,7 +41,7 @@ class DimensionSection:
 
 @dataclass(frozen=True)
 class PlanStep:
-    number: int  # 1-based, in plan order
+    number: int  # 1-based, in plan order (the gap priority: 1 of its own section)
     title: str
     meta: str  # "Integrity · small effort"
     top: bool  # one of the report's top priorities
@@ -58,6 +58,17 @@ class Phase:
     title: str
     intro: str
     actions: tuple[PlanStep, ...]
+
+
+@dataclass(frozen=True)
+class ViewsTable:
+    """The 360° section: the owner's scores beside the team's and customers' averages."""
+
+    title: str
+    intro: str
+    columns: tuple[str, ...]  # dimension, you, team, customers, gap
+    rows: tuple[tuple[str, ...], ...]  # per dimension, the columns' values ("–": not shown)
+    gap: PlanStep | None  # the gap priority's advice, when the gap is real
 
 
 @dataclass(frozen=True)
@@ -88,3 +99,4 @@ class ReportDocument:
     sources: tuple[str, ...]  # citations in the reader's language, numbered from 1
     page_label: str  # a template with {page} and {pages}: "{page} / {pages}"
     layout: dict[str, Any]  # content/templates/report-pdf.yaml: sizes, colours, margins
+    views: ViewsTable | None = None  # the team's and customers' views (the 360° check)

@@ -586,6 +586,42 @@ class _Layout:
         for k in range(4):
             pdf.rect(start + k * (side + gap), y, side, side, style="DF" if k < points else "D")
 
+    def views(self) -> list[Block]:
+        """The 360° section: the owner's scores beside the team's and the customers' averages
+        (one table row per dimension), then the gap priority when the gap is real."""
+        table = self.doc.views
+        if table is None:
+            return []
+        blocks = [self.heading(table.title, new_page=True, space=0), self.intro(table.intro)]
+        num_w = float(self.layout["columns"]["points"]) + 6
+        name_w = self.width - 4 * num_w
+        head = _Style(self.size("small"), True, "muted")
+        body = _Style(self.size("body"))
+        gap_style = _Style(self.size("body"), True, "accent")
+
+        def row(values: tuple[str, ...], header: bool) -> Row:
+            h = self.line_h(head if header else body, 1.5)
+
+            def draw(top: float) -> None:
+                for k, value in enumerate(values):
+                    self.use(head if header else gap_style if k == 4 else body)
+                    x = 0.0 if k == 0 else name_w + (k - 1) * num_w
+                    self.pdf.set_xy(self.left + x, top)
+                    self.pdf.cell(name_w if k == 0 else num_w, h, value,
+                                  align="L" if k == 0 else "R")
+                if not header:
+                    self.pdf.set_draw_color(*self.colour("rule"))
+                    self.pdf.set_line_width(0.15)
+                    self.pdf.line(self.left, top + h, self.left + self.width, top + h)
+            return Row(h, draw)
+
+        rows = [self.gap(2.0), row(table.columns, True)]
+        rows += [row(values, False) for values in table.rows]
+        blocks.append(Block(rows, keep=True))
+        if table.gap is not None:
+            blocks.append(self._action(table.gap))
+        return blocks
+
     def plan(self) -> list[Block]:
         doc = self.doc
         if not doc.phases:
@@ -672,6 +708,7 @@ def render_pdf(doc: ReportDocument, chart_png: bytes) -> bytes:
     out.new_page()
     blocks: list[Block] = []
     blocks += out.cover(chart_png)
+    blocks += out.views()
     blocks += out.dimensions()
     blocks += out.plan()
     if doc.sources:

@@ -20,6 +20,7 @@ from markupsafe import Markup
 
 from bot.domain.bank import NOT_APPLICABLE, UNSURE, Source
 from bot.domain.context import business_context
+from bot.domain.feedback import Gap, Release, gaps
 from bot.domain.flow import (
     MAYBE_CHECK,
     SCREEN,
@@ -36,7 +37,15 @@ from bot.domain.flow import (
 from bot.domain.scoring import PlanAction, Priority, Result, score
 
 from . import layout
-from .document import AnswerRow, DimensionSection, IndexLine, Phase, PlanStep, ReportDocument
+from .document import (
+    AnswerRow,
+    DimensionSection,
+    IndexLine,
+    Phase,
+    PlanStep,
+    ReportDocument,
+    ViewsTable,
+)
 from .loader import PLAIN_UI_PREFIXES, Content, Problem, babel_locale, is_plural
 from .pdf import load_layout
 
@@ -514,12 +523,13 @@ class Renderer:
         return self.label("list_separator").join(names)
 
     def card(self, result: Result, previous: dict | None = None,
-             dimensions: bool = False, legend: str = "") -> str:
+             dimensions: bool = False, legend: str = "", gap: Gap | None = None) -> str:
         """The result card, the report's first message (the radar chart's caption): the overall
         score out of 100 with its level and what the level means, each index explained in a
         line, strongest and weakest, blind spots ("not sure" counts as 0) and items counted
         lower, by their short labels. `dimensions` adds the eight bars (for a card sent without
-        its chart), `legend` a line on the chart's other lines. At most layout.CAPTION_LIMIT
+        its chart), `legend` a line on the chart's other lines, `gap` the line on the largest
+        owner-vs-customers gap (the 360° check). At most layout.CAPTION_LIMIT
         characters in the worst case (tests)."""
         na = self.label("not_applicable")
         business = self.business(result.context)
@@ -544,6 +554,7 @@ class Renderer:
             confidence=self.message("confidence", label=self.model(
                 f"confidence.{result.confidence}")) if result.confidence != "high" else "",
             legend=legend,
+            gap=self.gap_line(gap) if gap is not None else "",
         ).strip()
 
     def extremes(self, result: Result) -> list[str]:
@@ -587,17 +598,123 @@ class Renderer:
             "source": self.source(p.recommendation.source, p.recommendation.adapted),
         }
 
-    def priority_page(self, result: Result, number: int) -> str:
+    def priority_page(self, result: Result, number: int, first: int = 1,
+                      count: int | None = None) -> str:
         """Priority `number` (1-based) of the report's top ones, alone: what the report shows
-        one at a time ("Next priority ▸")."""
+        one at a time ("Next priority ▸"). It is headed "number + first - 1 of count" (a gap
+        priority before it shifts the numbers)."""
         p = result.priorities[number - 1]
         return self.content.env.get_template("priority.html.j2").render(
-            heading=self.message("priority_heading", number=number,
-                                 count=len(result.priorities)),
+            heading=self.message("priority_heading", number=number + first - 1,
+                                 count=count or len(result.priorities)),
             p=self.priority_card(p, self.business(result.context)),
             first_step_label=self.label("first_step"),
             metric_label=self.label("metric"),
         ).strip()
+
+    # --- the 360° check: the owner's view beside the team's and the customers' -----------------
+    def gap_card(self, gap: Gap, answers: int, context: dict[str, tuple[str, ...]] | None
+                 ) -> dict:
+        """The gap priority's card (the same fields as `priority_card`): the dimension's "close
+        the gap" advice (gaps.yaml, article 000) for this business, and its why, "You rated
+        Integrity 75; your customers 40 (5 answers)". `answers`: the customer responses the
+        published average holds."""
+        business = self.business(context)
+        extras = {"dimension": self.dimension(gap.dimension),
+                  "owner_score": fmt_score(gap.owner, ""),
+                  "customer_score": fmt_score(gap.customers, "")}
+        text = self.texts.gaps[gap.dimension]
+        effort, source = self.content.gaps[gap.dimension]
+
+        def render(field_name: str) -> Markup:
+            template = self.content.env.from_string(str(getattr(text, field_name)))
+            return Markup(" ".join(template.render(**business, **extras).split()))
+
+        return {
+            "title": render("title"), "what": render("what"),
+            "first_step": render("first_step"), "metric": render("metric"),
+            "dimension": self.dimension(gap.dimension),
+            "effort": self.model(f"effort.{effort}"),
+            "why": self.message("feedback.report.gap_why", dimension=extras["dimension"],
+                                owner=extras["owner_score"],
+                                customers=extras["customer_score"], answers=answers,
+                                who=self._customers_word(business)),
+            "source": self.source(source),
+        }
+
+    def _customers_word(self, business: dict[str, Any]) -> str:
+        """The trade's word for its customers ("clients", "guests"; zh: 客人, 学员 ...)."""
+        words = business.get("v") or {}
+        return str(words.get("customers") if self.locale == "en" else
+                   words.get("customer") or words.get("customers") or "")
+
+    def gap_page(self, gap: Gap, answers: int, context: dict[str, tuple[str, ...]] | None,
+                 count: int) -> str:
+        """The gap priority alone, first of `count` priorities."""
+        return self.content.env.get_template("priority.html.j2").render(
+            heading=self.message("priority_heading", number=1, count=count),
+            p=self.gap_card(gap, answers, context),
+            first_step_label=self.label("first_step"),
+            metric_label=self.label("metric"),
+        ).strip()
+
+    def gap_line(self, gap: Gap) -> str:
+        """The result card's line on the largest gap."""
+        return self.message("feedback.report.gap_line", dimension=self.dimension(gap.dimension),
+                            owner=fmt_score(gap.owner, ""), customers=fmt_score(gap.customers, ""))
+
+    def views_legend(self, team: Release | None, customers: Release | None) -> str:
+        """What the chart's lines are, with how many answers each average holds."""
+        return self.message("feedback.report.legend",
+                            team=team.responses if team else 0,
+                            customers=customers.responses if customers else 0)
+
+    def views_rows(self, owner: dict[str, float | None], team: Release | None,
+                   customers: Release | None) -> list[dict]:
+        """Per dimension: name, the owner's score, the team's and the customers' averages
+        ("–" when not shown) and the gap to the customers in points ("+35": the owner rates
+        higher; "" without a customers' average)."""
+        dims = self.bank.dimensions
+        to_customers = gaps(owner, customers.dimensions, dims) if customers else {}
+        rows = []
+        for d in dims:
+            gap = to_customers.get(d)
+            rows.append({
+                "name": self.dimension(d),
+                "owner": fmt_score(owner.get(d), "–"),
+                "team": fmt_score(team.dimensions.get(d), "–") if team else "–",
+                "customers": fmt_score(customers.dimensions.get(d), "–") if customers else "–",
+                "gap": "" if gap is None else f"{round(gap):+d}".replace("-", "−"),
+            })
+        return rows
+
+    def views_table(self, owner: dict[str, float | None], team: Release | None,
+                    customers: Release | None, gap: Gap | None,
+                    context: dict[str, tuple[str, ...]] | None, cite) -> ViewsTable:
+        """The full report's section on the three views: a table per dimension and, when the
+        gap is real, its advice (the gap priority). `cite(source) -> number` numbers sources."""
+        rows = tuple((r["name"], r["owner"], r["team"], r["customers"], r["gap"] or "–")
+                     for r in self.views_rows(owner, team, customers))
+        step = None
+        if gap is not None and customers is not None:
+            card = self.gap_card(gap, customers.responses, context)
+            source = cite(self.content.gaps[gap.dimension][1])
+            step = PlanStep(
+                number=1, title=to_plain(card["title"]),
+                meta=self.plain("report_pdf.meta", dimension=card["dimension"],
+                                effort=card["effort"]),
+                top=True, why=self.plain("report_pdf.why", text=to_plain(card["why"])),
+                what=to_plain(card["what"]), first_step=to_plain(card["first_step"]),
+                metric=to_plain(card["metric"]), source=source,
+                source_ref=self.plain("report_pdf.source_ref", number=source))
+        return ViewsTable(
+            title=self.plain("feedback.report.views_title"),
+            intro=self.plain("feedback.report.views_intro",
+                             team=team.responses if team else 0,
+                             customers=customers.responses if customers else 0),
+            columns=tuple(self.plain(f"feedback.report.columns.{c}")
+                          for c in ("dimension", "you", "team", "customers", "gap")),
+            rows=rows, gap=step)
 
     def priorities(self, result: Result) -> str:
         if not result.priorities:
@@ -648,10 +765,13 @@ class Renderer:
 
     def report_document(self, result: Result, mode: str, answers: dict[str, Answer],
                         context: dict[str, tuple[str, ...]], when: datetime | None = None,
-                        previous: bool = False, cohort: bool = False) -> ReportDocument:
+                        previous: bool = False, cohort: bool = False,
+                        views: tuple[Release | None, Release | None, Gap | None] | None = None,
+                        ) -> ReportDocument:
         """The full report's words (bot/content/document.py), laid out by bot/content/pdf.py:
         the business, the score with its level and indices, one section per dimension with
-        the answers given, the plan, and the sources it cites, numbered."""
+        the answers given, the plan, and the sources it cites, numbered. `views` (team's and
+        customers' published averages, the largest gap) adds the 360° section."""
         na = self.label("not_applicable")
         business = self.business(context)
         sources: dict[str, int] = {}
@@ -717,6 +837,11 @@ class Renderer:
                 blurb=self.model(f"dimensions.{d}.blurb"), rows=tuple(rows),
                 notes=tuple(notes)))
 
+        table = None
+        if views is not None:
+            team, customers, gap = views
+            table = self.views_table(result.dimensions, team, customers, gap, context, cite)
+
         labels = {key: self.plain(f"report_pdf.{key}")
                   for key in ("question", "answer", "points", "top_priority")}
         labels.update(first_step=self.label("first_step"), metric=self.label("metric"))
@@ -745,7 +870,9 @@ class Renderer:
             confidence=self.plain("confidence",
                                   label=self.model(f"confidence.{result.confidence}")),
             chart_caption=self.plain("report_pdf.chart_caption", previous=previous,
-                                     cohort=cohort),
+                                     cohort=cohort) if views is None else
+            self.plain("feedback.report.chart_caption", team=bool(views[0]),
+                       customers=bool(views[1])),
             dimensions_title=self.plain("report_pdf.dimensions_title"),
             dimensions_intro=self.plain("report_pdf.dimensions_intro"),
             sections=tuple(sections),
@@ -757,6 +884,7 @@ class Renderer:
             sources=tuple(sources),
             page_label=self.plain("report_pdf.page", page="{page}", pages="{pages}"),
             layout=load_layout(self.content.directory),
+            views=table,
         )
 
 
