@@ -29,6 +29,8 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from bot.domain.feedback import CohortGap
+
 MIN_GROUP = 5
 WEAKEST = 3
 CODE_BYTES = 16  # 128 random bits -> 22 characters of [A-Za-z0-9_-]
@@ -148,6 +150,7 @@ class Dashboard:
     first: Averages | None = field(default=None, repr=False)
     latest_count: Counting = Counting(0, 0, 0)  # who is in `average`
     change_count: Counting = Counting(0, 0, 0)  # who is in `change` and `first`
+    gap: CohortGap | None = None  # owners vs their customers (the 360° check), while visible
 
     @property
     def visible(self) -> bool:

@@ -141,6 +141,8 @@ async def test_a_respondent_deletes_what_they_gave(person, store):
     await pulse(customer, payload)
     fb = FeedbackStore(store.engine)
     assert len(await fb.given(customer.id)) == 1
+    await customer.send("/privacy")
+    assert "Mei's Café: your customer answers" in html.unescape(customer.texts[-1])
     await customer.send("/delete")
     await customer.tap("Yes, delete everything")
     assert await fb.given(customer.id) == []
@@ -155,6 +157,9 @@ async def test_an_owner_deleting_removes_links_and_every_response(person, store)
     tpayload = await team_link(owner)
     await pulse(person(6700), payload)
     await staff_answers(person(6701), tpayload)
+    staff = person(6701)
+    await staff.send("/privacy")
+    assert "Mei's Café: your team answers;" in html.unescape(staff.texts[-1])
     fb = FeedbackStore(store.engine)
     link = await fb.latest(OWNER, "customer")
     await owner.send("/delete")

@@ -210,3 +210,22 @@ async def test_the_counter_card_renders_in_each_locale_with_its_glyphs(
         missing = {ch for ch in name + invitation if not ch.isspace() and ord(ch) not in cmap
                    and ord(ch) not in TTFont(fonts.symbol_font_path(weight)).getBestCmap()}
         assert not missing, f"{locale} {weight}: no glyph for {sorted(missing)}"
+
+
+async def test_the_cohort_dashboard_shows_the_owners_gap_from_five_participants(person, store):
+    """A trainer's room: the average owner-minus-customers gap appears once 5 counted
+    participants have a published customers' average, never with 4."""
+    from .test_trainer import dashboard, new_cohort, participants
+
+    trainer = person(7900)
+    room = await new_cohort(trainer)
+    owners = await participants(person, room, 6, first_id=8000, option=1)  # 25 everywhere
+    for k, owner in enumerate(owners[:MIN_CUSTOMERS]):
+        card = await customer_link(owner, f"Shop {k}")
+        for n in range(MIN_CUSTOMERS):
+            await pulse(person(8100 + 10 * k + n), card, option=4)  # the worst: 0
+        board = html.unescape(await dashboard(trainer))
+        if k < MIN_CUSTOMERS - 1:
+            assert "Owners vs their customers" not in board, f"shown with {k + 1}"
+    assert "Owners vs their customers</b> (5 participants" in board.replace("<b>", ""), board
+    assert board.count("+25 ") == 8, board  # owners 25, their customers 0, every dimension

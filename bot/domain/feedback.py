@@ -227,9 +227,14 @@ class CohortGap:
 
 def cohort_gap(pairs: Sequence[tuple[Mapping[str, float | None], Mapping[str, float | None]]],
                dimensions: Sequence[str], minimum_participants: int) -> CohortGap | None:
-    """The mean owner-minus-customers gap per dimension over participants who have both an
-    owner result and a published customer pulse; None below `minimum_participants`."""
-    if len(pairs) < minimum_participants:
+    """The mean owner-minus-customers gap per dimension (points) over participants who have
+    both an owner result and a published customer pulse; None below `minimum_participants`.
+
+    `pairs` in a stable order (e.g. by membership): participants count in whole blocks of
+    `minimum_participants`, the first ones first, so two consecutive figures differ by a
+    block, never by one participant's gap (the cohorts' own rule, bot/cohorts.py)."""
+    counted = len(pairs) // minimum_participants * minimum_participants
+    if counted == 0:
         return None
-    per = [gaps(o, c, dimensions) for o, c in pairs]
-    return CohortGap(len(pairs), mean_dimensions(per, dimensions))
+    per = [gaps(o, c, dimensions) for o, c in pairs[:counted]]
+    return CohortGap(counted, mean_dimensions(per, dimensions))

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
 from sqlalchemy import delete, func, select, update
@@ -16,7 +16,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncEngine
 from sqlmodel.ext.asyncio.session import AsyncSession
 
-from bot.cohorts import Averages, Dashboard, Finished, dashboard, new_code, room_average
+from bot.cohorts import (
+    MIN_GROUP,
+    Averages,
+    Dashboard,
+    Finished,
+    by_member,
+    counted,
+    dashboard,
+    new_code,
+    room_average,
+)
+from bot.domain.feedback import CohortGap, cohort_gap
 
 from .cohort_models import MODES, Cohort, CohortMember, TrainerPrompt
 from .inbox import commit_effect
@@ -268,7 +279,32 @@ class CohortStore:
                         indices: Sequence[str]) -> Dashboard:
         rows = await self.finished(cohort_id, dimensions, indices)
         joined, started = await self.counts(cohort_id)
-        return dashboard(rows, dimensions, indices, joined, started)
+        board = dashboard(rows, dimensions, indices, joined, started)
+        if board.visible:
+            board = replace(board, gap=await self._gap(cohort_id, rows, dimensions))
+        return board
+
+    async def _gap(self, cohort_id: int, rows: list[Finished],
+                   dimensions: Sequence[str]) -> CohortGap | None:
+        """The counted participants' average owner-minus-customers gap (the 360° check), over
+        those whose customers' average is published; from MIN_GROUP of them, in blocks."""
+        from .feedback import FeedbackStore  # the 360° check's rows
+
+        members = counted(by_member(rows))
+        async with self.engine.connect() as conn:
+            users = dict((await conn.execute(
+                select(CohortMember.id, CohortMember.user_id)
+                .where(CohortMember.cohort_id == cohort_id,
+                       CohortMember.id.in_(list(members))))).all())
+        releases = await FeedbackStore(self.engine).customer_releases(list(users.values()))
+        pairs = []
+        for member in sorted(members):
+            release = releases.get(users.get(member))
+            if release is not None:
+                latest = members[member][1]
+                pairs.append((dict(zip(dimensions, latest.values, strict=False)),
+                              release.dimensions))
+        return cohort_gap(pairs, dimensions, MIN_GROUP)
 
     async def contexts(self, cohort_id: int) -> dict[int, dict[str, tuple[str, ...]]]:
         """Context answers of the assessments of members who agreed to share (for the CSV)."""

@@ -142,6 +142,24 @@ class FeedbackStore:
                                 .order_by(FeedbackLink.id.desc()).limit(1))).first()
             return _info(row) if row else None
 
+    async def customer_releases(self, owner_ids: list[int]) -> dict[int, Release]:
+        """Owner id -> the published customers' average of their newest customer link that
+        has one (owners without one are left out)."""
+        if not owner_ids:
+            return {}
+        async with self.session() as s:
+            rows = (await s.exec(select(FeedbackLink.owner_id, FeedbackLink.released)
+                                 .where(FeedbackLink.owner_id.in_(owner_ids),
+                                        FeedbackLink.kind == "customer",
+                                        FeedbackLink.released.is_not(None))
+                                 .order_by(FeedbackLink.id))).all()
+        out = {}
+        for owner_id, released in rows:
+            release = Release.from_json(released)
+            if release is not None:
+                out[owner_id] = release
+        return out
+
     async def link_of(self, assessment_id: int) -> LinkInfo | None:
         """The team link a staff member's assessment was given through."""
         async with self.session() as s:
@@ -304,6 +322,16 @@ class FeedbackStore:
             out.append(GivenPulse(lid, name, dict(row.answers or row.draft or {}), row.nps,
                                   row.finished_at))
         return out
+
+    async def staff_given(self, user_id: int) -> list[tuple[str, bool]]:
+        """The businesses this person assessed as staff, through a team link: (business name,
+        finished), oldest first."""
+        async with self.session() as s:
+            rows = (await s.exec(select(FeedbackLink.business_name, Assessment.status)
+                                 .join(Assessment, Assessment.link_id == FeedbackLink.id)
+                                 .where(Assessment.user_id == user_id)
+                                 .order_by(Assessment.id))).all()
+        return [(name, status == "finished") for name, status in rows]
 
     async def delete_given(self, user_id: int) -> int:
         """Delete every pulse this person gave; each link counts the deletion, so the next

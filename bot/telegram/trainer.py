@@ -226,6 +226,13 @@ def dashboard_screen(r: Renderer, cohort: CohortInfo, board: Dashboard,
                      change_pending=r.message("trainer.change_pending", count=MIN_GROUP,
                                               retakers=board.change_count.counted),
                      **consent_names(r), **names, **values)
+    if board.gap is not None:  # owners vs their customers (the 360° check)
+        lines = [r.message("trainer.gap_title", participants=board.gap.participants)]
+        lines += [r.message("trainer.gap_row", name=r.dimension(d),
+                            gap=na if v is None else f"{round(v):+d}".replace("-", "−"))
+                  for d, v in board.gap.gaps.items()]
+        lines.append(r.message("trainer.gap_note"))
+        text = text + Markup("\n\n") + Markup("\n").join(lines)
     if notice:
         text = Markup(notice) + Markup("\n\n") + text
     cid = cohort.id
@@ -630,6 +637,9 @@ async def privacy_screen(context, user_id: int, locale: str) -> Screen:
     r = h.coach_of(context).renderer(locale)
     memberships = await _store(context).memberships(user_id)
     text = r.message("privacy", cohorts=bool(memberships), **consent_names(r))
+    given = await _given_lines(context, user_id, r)
+    if given:
+        text = text + Markup("\n\n") + given
     if not memberships:
         return Screen(text)
     lines = [r.message("trainer.privacy_cohorts")] + [
@@ -638,6 +648,24 @@ async def privacy_screen(context, user_id: int, locale: str) -> Screen:
     buttons = tuple((Button(_label(r, "leave", name=m.cohort.name), ("tr", "leave", m.cohort.id)),)
                     for m in memberships)
     return Screen(text + Markup("\n\n") + Markup("\n").join(lines), buttons)
+
+
+async def _given_lines(context, user_id: int, r: Renderer) -> Markup:
+    """/privacy's lines on what this person gave other businesses (the 360° check): customer
+    pulses and team answers, by business name; "" when none."""
+    from bot.storage.feedback import FeedbackStore
+
+    fb = FeedbackStore(h.coach_of(context).store.engine)
+    pulses, staff = await fb.given(user_id), await fb.staff_given(user_id)
+    if not pulses and not staff:
+        return Markup("")
+    unnamed = r.message("feedback.this_business")
+    lines = [r.message("feedback.privacy_title")]
+    lines += [r.message("feedback.privacy_pulse", name=p.business_name or unnamed)
+              for p in pulses]
+    lines += [r.message("feedback.privacy_staff", name=name or unnamed, finished=done)
+              for name, done in staff]
+    return Markup("\n").join(lines)
 
 
 async def leave(update: Update, context, cohort_id: int, r: Renderer) -> None:
