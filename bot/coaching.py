@@ -277,7 +277,7 @@ class Coaching:
         link = views.customers
         if link is None:
             return r.message("feedback.report.checkin_start")
-        if link.needed:
+        if not link.visible and link.needed:
             return r.message("feedback.report.checkin_more", count=link.needed)
         return ""
 

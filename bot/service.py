@@ -487,8 +487,9 @@ class Coach:
     def card_buttons(self, report: Report, locale: str,
                      checkin: bool = True) -> tuple[tuple[Button, ...], ...]:
         """The result card's buttons: the top priorities (one at a time, in a message of their
-        own), the plan and the full report, check-ins (left out when `checkin` is False:
-        /report does not ask again) and a retake."""
+        own), the plan and the full report, the team's and customers' views (/team,
+        /customers), check-ins (left out when `checkin` is False: /report does not ask again)
+        and a retake."""
         r = self.renderer(locale)
         aid = report.assessment_id
         rows: list[tuple[Button, ...]] = []
@@ -497,6 +498,9 @@ class Coach:
             rows.append((Button(title, ("pri", aid, 1, "n")),))
         rows.append((Button(r.button("plan_short"), ("plan", aid)),
                      Button(r.button("report_document"), ("doc", aid))))
+        rows.append((Button(r.plain("feedback.buttons.team_view"), ("fb", "team", "open")),
+                     Button(r.plain("feedback.buttons.customers_view"),
+                            ("fb", "customer", "open"))))
         last = [Button(r.button("retake"), ("new", report.mode, "n"))]
         if checkin:
             last.insert(0, Button(r.button("checkin"), ("chk", aid)))

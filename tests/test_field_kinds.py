@@ -464,6 +464,70 @@ async def join_a_cohort(w: World) -> Tap:
     return Tap(p, f"cj:{cohort.code}:s", done)
 
 
+async def a_link(w: World, kind: str) -> tuple[Person, object]:
+    """An owner with a report and a team or customer link (the 360° check)."""
+    from bot.storage.feedback import FeedbackStore
+
+    owner = w.person()
+    await finished(owner)
+    await owner.send("/team" if kind == "team" else "/customers")
+    await owner.tap("Create the link")
+    if kind == "customer":
+        await owner.send("Mei's Café")
+    return owner, await FeedbackStore(w.store.engine).latest(owner.id, kind)
+
+
+@scenario("fb:customer:open")
+async def open_the_customers_view_from_the_card(w: World) -> Tap:
+    p = w.person()
+    await finished(p)
+
+    async def done():
+        assert shown(p, "Your customers' view")
+    return Tap(p, "fb:customer:open", done)
+
+
+@scenario("ts:1")
+async def a_staff_member_starts(w: World) -> Tap:
+    _, link = await a_link(w, "team")
+    p = w.person()
+    await p.send(f"/start t_{link.code}")
+
+    async def done():
+        record = await w.store.open_assessment(p.id)
+        assert record is not None and record.state.staff
+    return Tap(p, f"ts:{link.id}", done)
+
+
+@scenario("pu:1:1:often")
+async def a_customer_answers_the_pulse(w: World) -> Tap:
+    _, link = await a_link(w, "customer")
+    p = w.person()
+    await p.send(f"/start p_{link.code}")
+    await p.tap("Start")
+
+    async def done():
+        assert shown(p, "2/8")
+    return Tap(p, data_of(p, "pu:"), done)
+
+
+@scenario("pn:1:9")
+async def a_customer_would_recommend(w: World) -> Tap:
+    from bot.storage.feedback import FeedbackStore
+
+    _, link = await a_link(w, "customer")
+    p = w.person()
+    await p.send(f"/start p_{link.code}")
+    await p.tap("Start")
+    for _ in range(8):
+        await p.tap(0)
+
+    async def done():
+        (given,) = await FeedbackStore(w.store.engine).given(p.id)
+        assert given.nps == 9 and shown(p, "Thank you! That helps")
+    return Tap(p, f"pn:{link.id}:9", done)
+
+
 @scenario("zz:not-ours")
 async def a_button_that_is_not_ours(w: World) -> Tap:
     p = w.person()

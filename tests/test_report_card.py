@@ -87,6 +87,8 @@ async def test_the_result_card_comes_alone_and_explains_the_score(person, telegr
         <= layout.VISIBLE_HEIGHT
     assert titles(card) == [to_plain(r.message("priorities_button", count=3)),
                             r.button("plan_short"), r.button("report_document"),
+                            r.plain("feedback.buttons.team_view"),
+                            r.plain("feedback.buttons.customers_view"),
                             r.button("checkin"), r.button("retake")]
     assert not any(r.message("coach.reminder_offer") in t for t in p.texts)
 

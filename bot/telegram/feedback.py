@@ -2,8 +2,8 @@
 the customer pulse's taps. Thin: bot/feedback.py decides, the content says it.
 
 Buttons (at most 64 bytes, validated by the patterns below):
-  fb:<team|customer>:<new|card|name|renew|close>   the owner's link screens; every tap acts on
-                                                   the tapper's own link only
+  fb:<team|customer>:<open|new|card|name|renew|close> the owner's link screens; every tap acts on
+                                                      the tapper's own link only
   ts:<link id>    a staff member starts the assessment of the business
   ps:<link id>    a customer starts (or, within 30 days, redoes) the pulse
   fd:<link id>    "no thanks" to either
@@ -35,7 +35,7 @@ from .replies import answer, edit, send
 log = logging.getLogger(__name__)
 HTML = ParseMode.HTML
 _ID = r"(\d{1,9})"
-OWNER_TAP = re.compile(r"^fb:(team|customer):(new|card|name|renew|close)$")
+OWNER_TAP = re.compile(r"^fb:(team|customer):(open|new|card|name|renew|close)$")
 START_TAP = re.compile(rf"^(ts|ps|fd):{_ID}$")
 PULSE_TAP = re.compile(rf"^pu:{_ID}:(\d{{1,2}}):([a-z0-9_]{{1,10}})$")
 NPS_TAP = re.compile(rf"^pn:{_ID}:(10|[0-9]|s)$")
@@ -83,6 +83,10 @@ async def owner_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     fb = feedback_of(context)
     r = h.coach_of(context).renderer(locale)
     kind, action = OWNER_TAP.match(query.data).groups()
+    if action == "open":  # from the result card: /team or /customers, as a new message
+        await answer(query)
+        await _owner_screen(update, context, kind)
+        return
     if action in ("new", "renew"):
         if not await h.coach_of(context).has_report(user_id):
             await answer(query, r.message("feedback.needs_report"), show_alert=True)
