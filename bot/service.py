@@ -487,8 +487,8 @@ class Coach:
     def card_buttons(self, report: Report, locale: str,
                      checkin: bool = True) -> tuple[tuple[Button, ...], ...]:
         """The result card's buttons: the top priorities (one at a time, in a message of their
-        own), the plan and the full report, the team's and customers' views (/team,
-        /customers), check-ins (left out when `checkin` is False: /report does not ask again)
+        own), the plan and the full report, the team's (not for a solo owner) and the
+        customers' views (/team, /customers), check-ins (left out when `checkin` is False: /report does not ask again)
         and a retake."""
         r = self.renderer(locale)
         aid = report.assessment_id
@@ -498,9 +498,10 @@ class Coach:
             rows.append((Button(title, ("pri", aid, 1, "n")),))
         rows.append((Button(r.button("plan_short"), ("plan", aid)),
                      Button(r.button("report_document"), ("doc", aid))))
-        rows.append((Button(r.plain("feedback.buttons.team_view"), ("fb", "team", "open")),
-                     Button(r.plain("feedback.buttons.customers_view"),
-                            ("fb", "customer", "open"))))
+        views = [Button(r.plain("feedback.buttons.customers_view"), ("fb", "customer", "open"))]
+        if r.business(report.result.context)["team"]:  # a solo owner has no team to ask
+            views.insert(0, Button(r.plain("feedback.buttons.team_view"), ("fb", "team", "open")))
+        rows.append(tuple(views))
         last = [Button(r.button("retake"), ("new", report.mode, "n"))]
         if checkin:
             last.insert(0, Button(r.button("checkin"), ("chk", aid)))

@@ -684,7 +684,8 @@ class Renderer:
                 "owner": fmt_score(owner.get(d), "–"),
                 "team": fmt_score(team.dimensions.get(d), "–") if team else "–",
                 "customers": fmt_score(customers.dimensions.get(d), "–") if customers else "–",
-                "gap": "" if gap is None else f"{round(gap):+d}".replace("-", "−"),
+                "gap": "" if gap is None else (f"{round(gap):+d}".replace("-", "−")
+                                               if round(gap) else "0"),
             })
         return rows
 
