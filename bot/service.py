@@ -488,8 +488,8 @@ class Coach:
                      checkin: bool = True) -> tuple[tuple[Button, ...], ...]:
         """The result card's buttons: the top priorities (one at a time, in a message of their
         own), the plan and the full report, the team's (not for a solo owner) and the
-        customers' views (/team, /customers), check-ins (left out when `checkin` is False: /report does not ask again)
-        and a retake."""
+        customers' views (/team, /customers), check-ins (left out when `checkin` is False:
+        /report does not ask again) and a retake."""
         r = self.renderer(locale)
         aid = report.assessment_id
         rows: list[tuple[Button, ...]] = []
