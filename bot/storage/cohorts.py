@@ -30,7 +30,7 @@ from bot.cohorts import (
 from bot.domain.feedback import CohortGap, cohort_gap
 
 from .cohort_models import MODES, Cohort, CohortMember, TrainerPrompt
-from .inbox import commit_effect
+from .inbox import add_with_code, commit_effect
 from .models import Assessment, ContextAnswer, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -77,18 +77,9 @@ class CohortStore:
                      name_message_id: int | None = None, mode: str = "quick") -> CohortInfo:
         """A new open cohort; `name_message_id` is the trainer's message that named it, `mode`
         the assessment participants take (full | quick)."""
-        for _ in range(3):  # a code collision at 128 bits will not happen; still, never crash
-            async with self.session() as s:
-                row = Cohort(code=new_code(), owner_id=owner_id, name=name, mode=mode,
-                             trainer_name=trainer_name[:64], name_message_id=name_message_id)
-                s.add(row)
-                try:
-                    await commit_effect(s)
-                except IntegrityError:
-                    await s.rollback()
-                    continue
-                return _info(row)
-        raise RuntimeError("could not allocate a cohort code")
+        return _info(await add_with_code(self.session, lambda: Cohort(
+            code=new_code(), owner_id=owner_id, name=name, mode=mode,
+            trainer_name=trainer_name[:64], name_message_id=name_message_id)))
 
     async def get(self, cohort_id: int) -> CohortInfo | None:
         async with self.session() as s:

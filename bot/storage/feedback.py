@@ -19,7 +19,7 @@ from sqlmodel.ext.asyncio.session import AsyncSession
 from bot.domain.feedback import REANSWER_WINDOW, Release, new_code, respondent_key
 
 from .feedback_models import AppSecret, FeedbackLink, PulseResponse
-from .inbox import commit_effect
+from .inbox import add_with_code, commit_effect
 from .models import Assessment, utcnow
 
 SECRET_NAME = "respondent_key"
@@ -106,22 +106,15 @@ class FeedbackStore:
     async def create(self, owner_id: int, kind: str, business_name: str) -> LinkInfo:
         """A new open link of this kind; the owner's other open link of the kind is closed (one
         link per kind at a time: "renew" is create)."""
-        for _ in range(3):
-            async with self.session() as s:
-                await s.exec(update(FeedbackLink)
-                             .where(FeedbackLink.owner_id == owner_id, FeedbackLink.kind == kind,
-                                    FeedbackLink.status == "open")
-                             .values(status="closed", closed_at=utcnow()))
-                row = FeedbackLink(owner_id=owner_id, kind=kind, code=new_code(),
-                                   business_name=business_name)
-                s.add(row)
-                try:
-                    await commit_effect(s)
-                except IntegrityError:
-                    await s.rollback()
-                    continue
-                return _info(row)
-        raise RuntimeError("could not allocate a link code")
+        async def close_others(s: AsyncSession) -> None:
+            await s.exec(update(FeedbackLink)
+                         .where(FeedbackLink.owner_id == owner_id, FeedbackLink.kind == kind,
+                                FeedbackLink.status == "open")
+                         .values(status="closed", closed_at=utcnow()))
+
+        return _info(await add_with_code(self.session, lambda: FeedbackLink(
+            owner_id=owner_id, kind=kind, code=new_code(), business_name=business_name),
+            close_others))
 
     async def get(self, link_id: int) -> LinkInfo | None:
         async with self.session() as s:

@@ -30,6 +30,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from sqlalchemy import delete, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import InboxUpdate, utcnow
@@ -197,3 +198,24 @@ async def commit_effect(session: AsyncSession) -> None:
         await session.rollback()
         raise UpdateSuperseded(claim.update_id)
     await session.commit()
+
+
+async def add_with_code(session_factory, build, before=None):
+    """Insert the row `build()` makes (a fresh random code each call) and commit it as an
+    effect; a unique-code collision (never at 128 bits; still, never crash) tries again with a
+    new code, 3 times. `before(session)` runs first in the same transaction. Returns the row;
+    RuntimeError after 3 collisions."""
+    for _ in range(3):
+        async with session_factory() as s:
+            if before is not None:
+                await before(s)
+            row = build()
+            s.add(row)
+            try:
+                await commit_effect(s)
+            except IntegrityError:
+                await s.rollback()
+                continue
+            return row
+    raise RuntimeError("could not allocate a unique code")
+

@@ -243,16 +243,28 @@ def _previous_context(conn, user_id: int) -> dict[str, str]:
                                           .where(_CTX.c.assessment_id == latest))}
 
 
-def _start_staff(conn, user_id: int, mode: str, version: str, link_id: int,
-                 context: dict[str, str], cursor: int, update_id: int | None) -> AssessmentRecord:
-    if update_id is not None:  # the same update again, after a crash: what it opened
-        again = _load_where(conn, (_A.c.user_id == user_id, _A.c.status == "open",
-                                   _A.c.last_update_id == update_id), True)
-        if again is not None:
-            return again
+def _opened_by(conn, user_id: int, update_id: int | None) -> AssessmentRecord | None:
+    """The assessment this update opened, when the update is processed again after a crash."""
+    if update_id is None:
+        return None
+    return _load_where(conn, (_A.c.user_id == user_id, _A.c.status == "open",
+                              _A.c.last_update_id == update_id), True)
+
+
+def _set_aside(conn, user_id: int) -> datetime:
+    """Set the user's open assessment aside (kept, not lost) before a new one; returns now."""
     now = utcnow()
     conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
                  .values(status="abandoned", updated_at=now))
+    return now
+
+
+def _start_staff(conn, user_id: int, mode: str, version: str, link_id: int,
+                 context: dict[str, str], cursor: int, update_id: int | None) -> AssessmentRecord:
+    again = _opened_by(conn, user_id, update_id)
+    if again is not None:
+        return again
+    now = _set_aside(conn, user_id)
     result = conn.execute(insert(_A).values(user_id=user_id, mode=mode, status="open",
                                             content_version=version, cursor=cursor,
                                             prefilled=False, link_id=link_id,
@@ -271,17 +283,12 @@ def _start_staff(conn, user_id: int, mode: str, version: str, link_id: int,
 def _start_assessment(conn, user_id: int, mode: str, version: str,
                       positions: tuple[int, int], questions: tuple[str, ...],
                       update_id: int | None) -> AssessmentRecord:
-    # The same update again (processed again after a crash): the assessment it opened.
-    if update_id is not None:
-        again = _load_where(conn, (_A.c.user_id == user_id, _A.c.status == "open",
-                                   _A.c.last_update_id == update_id), True)
-        if again is not None:
-            return again
+    again = _opened_by(conn, user_id, update_id)
+    if again is not None:
+        return again
     # The unique index on open assessments makes a second replica doing the same at the same
     # moment fail (IntegrityError) rather than leave two open ones: Store retries it.
-    now = utcnow()
-    conn.execute(update(_A).where(_A.c.user_id == user_id, _A.c.status == "open")
-                 .values(status="abandoned", updated_at=now))
+    now = _set_aside(conn, user_id)
     previous = _previous_context(conn, user_id)
     prefilled = bool(previous) and all(q in previous for q in questions)
     cursor = positions[0] if prefilled else positions[1]
