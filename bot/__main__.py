@@ -229,6 +229,18 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--db", help="database URL (default: a fresh SQLite file)")
     bench.add_argument("--participants", type=int, default=10_000,
                        help="generated cohort size for the dashboard (default 10000)")
+    bench.add_argument("--http", action="store_true",
+                       help="both sides talk real HTTP to a fake Bot API process")
+    bench.add_argument("--classroom", type=int, default=300,
+                       help="classroom participants (default 300)")
+    bench.add_argument("--event", type=int, default=3000,
+                       help="event participants (default 3000)")
+    bench.add_argument("--event-window", type=float, default=75.0,
+                       help="seconds of the event's 300 s start schedule to run (default 75)")
+    bench.add_argument("--burst", type=int, default=500,
+                       help="participants finishing at the same instant (default 500)")
+    bench.add_argument("--time-scale", type=float, default=1.0,
+                       help="multiply every pause and start window (default 1: real time)")
     bench.set_defaults(func=_bench)
     health = sub.add_parser("healthcheck", help="exit 0 when the bot's database answers")
     health.set_defaults(func=_healthcheck)

@@ -17,7 +17,6 @@ from __future__ import annotations
 import io
 import logging
 import math
-import os
 from dataclasses import dataclass
 
 from PIL import Image, ImageDraw
@@ -282,68 +281,29 @@ def _path(pen: ImageDraw.ImageDraw, points: list[tuple[float, float]], kind: str
         travelled += length
 
 
-# --- off the event loop --------------------------------------------------------------------------
-_POOL = None
-
-
+# --- off the event loop (the worker processes: bot/render_pool.py) ---------------------------
 def _pool():
-    """One worker process for charts, so that drawing never holds the event loop's GIL.
-    Spawned (not forked) so the worker does not inherit the loop, threads and connections."""
-    global _POOL
-    if _POOL is None:
-        import multiprocessing
-        from concurrent.futures import ProcessPoolExecutor
+    from bot import render_pool
 
-        _POOL = ProcessPoolExecutor(max_workers=1,
-                                    mp_context=multiprocessing.get_context("spawn"),
-                                    initializer=_start_worker, initargs=(os.getpid(),))
-    return _POOL
+    return render_pool.pool()
 
 
 async def render_off_loop(chart: ChartData) -> bytes:
-    """render_radar in the chart process; in a thread where processes can not be started.
+    """render_radar in a drawing process (bot.render_pool); in a thread where processes can
+    not be started.
 
     A process, not a thread: measured with 50 charts at once, a thread pool let the event
     loop lag up to 112 ms (the drawing and font calls hold the GIL), the process 6.5 ms."""
-    import asyncio
-    from concurrent.futures.process import BrokenProcessPool
+    from bot import render_pool
 
-    global _POOL
-    loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(_pool(), render_radar, chart)
-    except (BrokenProcessPool, OSError, PermissionError) as exc:
-        log.warning("chart process unavailable (%s): rendering in a thread",
-                    type(exc).__name__)
-        _POOL = None
-        return await asyncio.to_thread(render_radar, chart)
+    return await render_pool.run(render_radar, chart)
 
 
 def warm_up() -> None:
-    """Start the chart process and load the fonts there, before the first report."""
-    try:
-        _pool().submit(_load_fonts)
-    except OSError as exc:
-        log.warning("chart process not started: %s", type(exc).__name__)
+    """Start the drawing processes and load the fonts there, before the first report."""
+    from bot import render_pool
 
-
-def _start_worker(parent: int) -> None:
-    """The chart process's start-up: watch the parent, load the fonts."""
-    _exit_with_parent(parent)
-    _load_fonts()
-
-
-def _exit_with_parent(parent: int) -> None:
-    """In the chart process: leave when the bot is gone (a SIGKILLed bot can not tell us)."""
-    import threading
-    import time
-
-    def watch() -> None:
-        while os.getppid() == parent:
-            time.sleep(1.0)
-        os._exit(0)
-
-    threading.Thread(target=watch, daemon=True, name="parent-watch").start()
+    render_pool.warm_up()
 
 
 def _load_fonts() -> None:
@@ -357,7 +317,6 @@ def _load_fonts() -> None:
 
 
 def shutdown() -> None:
-    global _POOL
-    if _POOL is not None:
-        _POOL.shutdown(wait=False, cancel_futures=True)
-        _POOL = None
+    from bot import render_pool
+
+    render_pool.shutdown()

@@ -37,16 +37,8 @@ def render(document: ReportDocument, chart: ChartData) -> bytes:
 
 
 async def render_off_loop(document: ReportDocument, chart: ChartData) -> bytes:
-    """render() in the chart process; in a thread where processes can not be started."""
-    import asyncio
-    from concurrent.futures.process import BrokenProcessPool
+    """render() in a drawing process (bot.render_pool); in a thread where processes can not
+    be started."""
+    from bot import render_pool
 
-    from bot import chart as charts
-
-    loop = asyncio.get_running_loop()
-    try:
-        return await loop.run_in_executor(charts._pool(), render, document, chart)
-    except (BrokenProcessPool, OSError, PermissionError) as exc:
-        log.warning("chart process unavailable (%s): rendering the PDF in a thread",
-                    type(exc).__name__)
-        return await asyncio.to_thread(render, document, chart)
+    return await render_pool.run(render, document, chart)

@@ -428,6 +428,13 @@ async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await answer(update.callback_query, coach_of(context).renderer(locale).message("invalid"))
 
 # --- the report --------------------------------------------------------------------------------
+# How long the result card waits for its chart: a chart takes ~30-50 ms in a drawing process,
+# but when a room finishes together the charts queue (one per core at a time). The summary
+# never waits longer: it goes out as text, the chart follows when drawn.
+CHART_WAIT = 1.0
+_LATE: set = set()  # late charts' tasks, held until done
+
+
 async def send_report(chat_id: int, context, report: Report, locale: str,
                       checkin: bool = True) -> None:
     """The result card, alone: the radar chart with the card as its caption and the offers as
@@ -435,21 +442,39 @@ async def send_report(chat_id: int, context, report: Report, locale: str,
     Sent last and alone, the score is what the owner sees on landing (the review's argument:
     the owner lands at the bottom of what arrived). A card longer than a caption may be comes
     as a message of its own under the chart; when the chart fails, the card with the eight
-    dimension bars comes instead. `checkin`: False for /report, which does not ask again."""
+    dimension bars comes instead. When the chart is not drawn within CHART_WAIT seconds (many
+    reports at once), that card goes out at once and the chart follows, in the background.
+    `checkin`: False for /report, which does not ask again."""
+    import asyncio
+
     from bot.chart import render_off_loop
     from bot.content.layout import CAPTION_LIMIT, telegram_length
 
     markup = keyboard(coach_of(context).card_buttons(report, locale, checkin))
     as_caption = telegram_length(report.card) <= CAPTION_LIMIT
+    chart = asyncio.ensure_future(render_off_loop(report.chart))  # drawn while we send
     try:
         await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-        png = await render_off_loop(report.chart)
+        try:
+            png = await asyncio.wait_for(asyncio.shield(chart), CHART_WAIT)
+        except TimeoutError:
+            await context.bot.send_message(chat_id, report.card_text, parse_mode=HTML,
+                                           reply_markup=markup)
+            late = _late_chart(context.bot, chat_id, chart)
+            if context.application.running:  # a graceful stop waits for it
+                context.application.create_task(late)
+            else:
+                task = asyncio.create_task(late)
+                _LATE.add(task)
+                task.add_done_callback(_LATE.discard)
+            return
         if as_caption:
             await context.bot.send_photo(chat_id, png, caption=report.card, parse_mode=HTML,
                                          reply_markup=markup)
             return
         await context.bot.send_photo(chat_id, png)
     except Forbidden:
+        chart.cancel()
         raise
     except (TelegramError, OSError, ValueError, RuntimeError) as exc:
         log.warning("report chart not delivered: %s", type(exc).__name__)
@@ -457,6 +482,15 @@ async def send_report(chat_id: int, context, report: Report, locale: str,
                                        reply_markup=markup)
         return
     await context.bot.send_message(chat_id, report.card, parse_mode=HTML, reply_markup=markup)
+
+
+async def _late_chart(bot, chat_id: int, chart) -> None:
+    """The chart of a card that went out without it, once drawn (lost if the bot stops first:
+    the card with its bars has arrived)."""
+    try:
+        await bot.send_photo(chat_id, await chart)
+    except (TelegramError, OSError, ValueError, RuntimeError) as exc:
+        log.warning("late report chart not delivered: %s", type(exc).__name__)
 
 
 async def priority_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
