@@ -22,6 +22,7 @@ from typing import TypeVar
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 _POOL: ProcessPoolExecutor | None = None
+_in_flight = 0  # drawings submitted through run() and not finished yet
 
 
 def workers() -> int:
@@ -48,8 +49,9 @@ async def run(function: Callable[..., T], *args) -> T:
     where processes can not be started or the pool broke (a worker killed)."""
     from concurrent.futures.process import BrokenProcessPool
 
-    global _POOL
+    global _POOL, _in_flight
     loop = asyncio.get_running_loop()
+    _in_flight += 1
     try:
         return await loop.run_in_executor(pool(), function, *args)
     except (BrokenProcessPool, OSError, PermissionError) as exc:
@@ -57,6 +59,13 @@ async def run(function: Callable[..., T], *args) -> T:
                     type(exc).__name__)
         _POOL = None
         return await asyncio.to_thread(function, *args)
+    finally:
+        _in_flight -= 1
+
+
+def busy() -> bool:
+    """Whether every worker has a drawing to do already (a new one would queue)."""
+    return _in_flight >= workers()
 
 
 def warm_up() -> None:
@@ -94,6 +103,10 @@ def _start_worker(parent: int) -> None:
     from bot import chart
 
     _exit_with_parent(parent)
+    try:  # drawing yields the CPU to the bot's own process (the taps) on a busy machine
+        os.nice(5)
+    except OSError:
+        pass
     chart._load_fonts()
 
 

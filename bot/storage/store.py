@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import collections
 import logging
 import os
 import sqlite3
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -14,6 +16,7 @@ from pathlib import Path
 
 from sqlalchemy import (
     Engine,
+    bindparam,
     create_engine,
     delete,
     event,
@@ -39,7 +42,14 @@ from . import cohorts as cohort_data  # the trainer feature's rows of a user
 from . import inbox
 from .feedback import FeedbackStore  # the 360° check's rows of a user
 from .feedback_models import FeedbackLink, PulseResponse
-from .inbox import CURRENT_UPDATE, TakenUp, UpdateClaim, UpdateSuperseded, commit_effect
+from .inbox import (
+    CURRENT_UPDATE,
+    TakenUp,
+    UpdateClaim,
+    UpdateSuperseded,
+    commit_effect,
+    prebuilt,
+)
 from .models import (
     Answer,
     Assessment,
@@ -112,6 +122,14 @@ def _upsert(conn, table, keys: tuple[str, ...], **values):
         set_={k: statement.excluded[k] for k in values if k not in keys})
 
 
+def _upsert_statement(conn, table, keys: tuple[str, ...], values: tuple[str, ...]):
+    """_upsert with every value a bindparam b_<column>: built once (inbox.prebuilt)."""
+    statement = _dialect_insert(conn, table).values(
+        **{k: bindparam(f"b_{k}", type_=table.c[k].type) for k in (*keys, *values)})
+    return statement.on_conflict_do_update(
+        index_elements=list(keys), set_={k: statement.excluded[k] for k in values})
+
+
 def _insert_ignore(conn, table, keys: tuple[str, ...], **values):
     return _dialect_insert(conn, table).values(**values).on_conflict_do_nothing(
         index_elements=list(keys))
@@ -182,11 +200,11 @@ def _sqlite_thread_engine(url: str) -> Engine:
 # --- units of work (plain functions over a Core connection; see Store._run) ----------------
 def _record(conn, row) -> AssessmentRecord:
     """The record of an assessment row, its answers and context read in one query."""
-    parts = conn.execute(union_all(
+    parts = conn.execute(prebuilt(conn, "parts", lambda _: union_all(
         select(literal("a"), _ANS.c.item_id, _ANS.c.option_id, _ANS.c.evidence)
-        .where(_ANS.c.assessment_id == row.id),
+        .where(_ANS.c.assessment_id == bindparam("b_id")),
         select(literal("c"), _CTX.c.question_id, _CTX.c.options, null())
-        .where(_CTX.c.assessment_id == row.id))).all()
+        .where(_CTX.c.assessment_id == bindparam("b_id")))), {"b_id": row.id}).all()
     state = AssessmentState(
         id=row.id,
         mode=row.mode,
@@ -213,8 +231,15 @@ def _load_where(conn, where: tuple, newest: bool) -> AssessmentRecord | None:
     return _record(conn, row) if row else None
 
 
+def _load_by_id(conn, assessment_id: int) -> AssessmentRecord | None:
+    row = conn.execute(prebuilt(conn, "assessment", lambda _: select(_A).where(
+        _A.c.id == bindparam("b_id"))), {"b_id": assessment_id}).first()
+    return _record(conn, row) if row else None
+
+
 def _ensure_user(conn, user_id: int, language: str) -> UserRecord:
-    row = conn.execute(select(_U.c.language, _U.c.active).where(_U.c.id == user_id)).first()
+    row = conn.execute(prebuilt(conn, "user", lambda _: select(_U.c.language, _U.c.active)
+                                .where(_U.c.id == bindparam("b_id"))), {"b_id": user_id}).first()
     if row is None:
         conn.execute(_insert_ignore(conn, _U, ("id",), id=user_id, language=language,
                                     active=True, created_at=utcnow()))
@@ -225,10 +250,12 @@ def _ensure_user(conn, user_id: int, language: str) -> UserRecord:
 
 
 def _admit(conn, update_id: int, owner: str, lease_until: datetime, user_id: int | None,
-           language: str) -> tuple[bool, UserRecord | None]:
+           language: str, prefetch: int | None = None
+           ) -> tuple[bool, UserRecord | None, AssessmentRecord | None]:
     if not inbox.claim(conn, update_id, owner, lease_until):
-        return False, None
-    return True, (_ensure_user(conn, user_id, language) if user_id is not None else None)
+        return False, None, None
+    user = _ensure_user(conn, user_id, language) if user_id is not None else None
+    return True, user, (_load_by_id(conn, prefetch) if prefetch is not None else None)
 
 
 def _previous_context(conn, user_id: int) -> dict[str, str]:
@@ -310,26 +337,29 @@ def _start_assessment(conn, user_id: int, mode: str, version: str,
 def _apply_move(conn, move: Move, finish: tuple[dict, list] | None,
                 update_id: int | None) -> bool:
     now = utcnow()
-    result = conn.execute(update(_A)
-                          .where(_A.c.id == move.assessment_id,
-                                 _A.c.version == move.expected_version,
-                                 _A.c.cursor == move.expected_cursor, _A.c.status == "open")
-                          .values(cursor=move.new_cursor, version=_A.c.version + 1,
-                                  last_update_id=update_id, updated_at=now))
+    result = conn.execute(prebuilt(conn, "move", lambda _: (
+        update(_A).where(_A.c.id == bindparam("b_id"), _A.c.version == bindparam("b_version"),
+                         _A.c.cursor == bindparam("b_cursor"), _A.c.status == "open")
+        .values(cursor=bindparam("b_new_cursor"), version=_A.c.version + 1,
+                last_update_id=bindparam("b_update_id"), updated_at=bindparam("b_now")))),
+        {"b_id": move.assessment_id, "b_version": move.expected_version,
+         "b_cursor": move.expected_cursor, "b_new_cursor": move.new_cursor,
+         "b_update_id": update_id, "b_now": now})
     if result.rowcount != 1:
-        conn.rollback()
-        return False
+        raise Rollback(False)
     if move.answer is not None:
         item_id, answer = move.answer
-        conn.execute(_upsert(conn, _ANS, ("assessment_id", "item_id"),
-                             assessment_id=move.assessment_id, item_id=item_id,
-                             option_id=answer.option_id, evidence=answer.evidence,
-                             answered_at=now))
+        conn.execute(prebuilt(conn, "answer", lambda c: _upsert_statement(
+            c, _ANS, ("assessment_id", "item_id"), ("option_id", "evidence", "answered_at"))),
+            {"b_assessment_id": move.assessment_id, "b_item_id": item_id,
+             "b_option_id": answer.option_id, "b_evidence": answer.evidence,
+             "b_answered_at": now})
     if move.context is not None:
         question_id, options = move.context
-        conn.execute(_upsert(conn, _CTX, ("assessment_id", "question_id"),
-                             assessment_id=move.assessment_id, question_id=question_id,
-                             options=",".join(options), answered_at=now))
+        conn.execute(prebuilt(conn, "context", lambda c: _upsert_statement(
+            c, _CTX, ("assessment_id", "question_id"), ("options", "answered_at"))),
+            {"b_assessment_id": move.assessment_id, "b_question_id": question_id,
+             "b_options": ",".join(options), "b_answered_at": now})
     if finish is not None:  # the last answer and the closing in one transaction
         return _finish(conn, move.assessment_id, *finish)
     return True
@@ -341,8 +371,7 @@ def _finish(conn, assessment_id: int, scores: dict, plan: list[tuple[str, str]])
                           .values(status="finished", scores=scores, finished_at=now,
                                   updated_at=now))
     if result.rowcount != 1:
-        conn.rollback()
-        return False
+        raise Rollback(False)  # with the last answer written before it in this unit
     if plan:
         conn.execute(insert(_PA), [
             {"assessment_id": assessment_id, "recommendation_id": rec, "phase": phase,
@@ -360,6 +389,53 @@ def _schedule(conn, user_id: int, assessment_id: int | None, due_at: datetime) -
               "due_at": statement.excluded.due_at,
               "created_at": statement.excluded.created_at})
     return conn.execute(statement.returning(_R.c.id)).scalar_one()
+
+
+GROUP_COMMIT = 64  # SQLite: at most this many units in one transaction
+
+
+class Rollback(Exception):  # noqa: N818 (an outcome, not a failure)
+    """Raised by a unit: undo what it wrote and return `value` to its caller."""
+
+    def __init__(self, value) -> None:
+        super().__init__(value)
+        self.value = value
+
+
+def _run_units(sync: Engine, units: list[tuple]) -> list[tuple[bool, object]]:
+    """Run units (unit, args, read) in one SQLite transaction, each in a savepoint, and commit
+    once. (True, value) or (False, exception) per unit; when the commit fails, nothing of
+    them is stored and each gets the exception."""
+    try:
+        with sync.connect() as conn:
+            if all(read for _, _, read in units):
+                conn.execution_options(sqlite_read=True)
+            results: list[tuple[bool, object]] = []
+            for unit, args, _ in units:
+                conn.exec_driver_sql("SAVEPOINT unit")
+                try:
+                    results.append((True, unit(conn, *args)))
+                except Rollback as undo:
+                    conn.exec_driver_sql("ROLLBACK TO unit")
+                    results.append((True, undo.value))
+                except Exception as exc:
+                    conn.exec_driver_sql("ROLLBACK TO unit")
+                    results.append((False, exc))
+                conn.exec_driver_sql("RELEASE unit")
+            conn.commit()
+        return results
+    except Exception as exc:
+        return [(False, exc)] * len(units)
+
+
+def _settle(future: asyncio.Future, result: tuple[bool, object]) -> None:
+    if future.cancelled():
+        return
+    ok, value = result
+    if ok:
+        future.set_result(value)
+    else:
+        future.set_exception(value)
 
 
 def _current_update_id() -> int | None:
@@ -390,6 +466,10 @@ class Store:
         # The intake lane: accepting updates into the inbox has connections (or a thread) of its
         # own, so the webhook's 200 never queues behind hundreds of updates being processed.
         self._intake: tuple[Engine | AsyncEngine, ThreadPoolExecutor | None] | None = None
+        # SQLite's group commit (see _drain): units waiting for the thread, oldest first.
+        self._queue: collections.deque = collections.deque()
+        self._queue_lock = threading.Lock()
+        self._draining = False
         if url is not None and url.startswith("sqlite"):
             self._sync = _sqlite_thread_engine(url)
             self._thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite")
@@ -412,14 +492,15 @@ class Store:
         an update is processed first checks that the update is still this replica's; if another
         replica took it up meanwhile, nothing is written and UpdateSuperseded is raised."""
         claim = CURRENT_UPDATE.get()
+        if claim is not None and not read:
+            claim.prefetched = None  # a write: what admit read may be out of date now
         tie = effect and not read and claim is not None and claim.owned and not claim.settled
         if tie:
             plain = unit
 
             def unit(conn, *unit_args):  # noqa: F811 (the check, then the unit)
                 if not inbox.hold(conn, claim.update_id, claim.owner):
-                    conn.rollback()
-                    raise UpdateSuperseded(claim.update_id)
+                    raise UpdateSuperseded(claim.update_id)  # the unit is rolled back
                 return plain(conn, *unit_args)
 
         sync, thread, engine = self._sync, self._thread, self.engine
@@ -429,19 +510,50 @@ class Store:
             else:
                 engine = self._intake[0]
         if sync is not None:
-            def in_thread():
-                with sync.connect() as conn:
-                    if read:
-                        conn.execution_options(sqlite_read=True)
-                    result = unit(conn, *args)
-                    conn.commit()
-                    return result
-
-            return await asyncio.get_running_loop().run_in_executor(thread, in_thread)
+            if sync is self._sync:  # the main lane: committed in groups (_drain)
+                loop = asyncio.get_running_loop()
+                future = loop.create_future()
+                self._queue.append((unit, args, read, future, loop))
+                with self._queue_lock:
+                    start, self._draining = not self._draining, True
+                if start:
+                    thread.submit(self._drain)
+                return await future
+            ok, value = await asyncio.get_running_loop().run_in_executor(
+                thread, lambda: _run_units(sync, [(unit, args, read)])[0])
+            if ok:
+                return value
+            raise value
         async with engine.connect() as conn:
-            result = await conn.run_sync(unit, *args)
+            try:
+                result = await conn.run_sync(unit, *args)
+            except Rollback as undo:
+                await conn.rollback()
+                return undo.value
             await conn.commit()
         return result
+
+    def _drain(self) -> None:
+        """In the SQLite thread: run what is queued, up to GROUP_COMMIT units in one
+        transaction (each in a savepoint of its own: a unit that fails or undoes itself leaves
+        the others), commit once (one fsync for all), then wake every waiter. No unit's caller
+        goes on before its commit: an answer is still stored before its reply."""
+        while True:
+            batch = []
+            while self._queue and len(batch) < GROUP_COMMIT:
+                batch.append(self._queue.popleft())
+            if not batch:
+                with self._queue_lock:
+                    if not self._queue:
+                        self._draining = False
+                        return
+                continue
+            results = _run_units(self._sync, [(u, a, r) for u, a, r, _, _ in batch])
+            for (_, _, _, future, loop), result in zip(batch, results, strict=True):
+                try:
+                    loop.call_soon_threadsafe(_settle, future, result)
+                except RuntimeError:  # the loop is closed: nobody waits any more
+                    pass
 
     async def _read(self, unit, *args):
         return await self._run(unit, *args, read=True)
@@ -549,11 +661,19 @@ class Store:
         return await self._run(_ensure_user, user_id, language, effect=False)
 
     async def admit(self, update_id: int, owner: str, user_id: int | None,
-                    language: str) -> tuple[bool, UserRecord | None]:
+                    language: str, prefetch: int | None = None
+                    ) -> tuple[bool, UserRecord | None]:
         """One round for every update: claim it in the inbox for `owner` (False for a repeat,
-        also one another replica holds or took) and fetch or create its user."""
-        return await self._run(_admit, update_id, owner, utcnow() + self.lease, user_id,
-                               language, effect=False)
+        also one another replica holds or took) and fetch or create its user. `prefetch`: the
+        id of the assessment a tap is about, read in the same round; the update's first
+        load_assessment of it takes that record instead of another round (a tap then costs two
+        rounds: this one and its write)."""
+        first, user, record = await self._run(_admit, update_id, owner, utcnow() + self.lease,
+                                              user_id, language, prefetch, effect=False)
+        claim = CURRENT_UPDATE.get()
+        if record is not None and claim is not None and claim.update_id == update_id:
+            claim.prefetched = record
+        return first, user
 
     async def set_language(self, user_id: int, language: str) -> None:
         await self._run(lambda conn: conn.execute(
@@ -601,7 +721,12 @@ class Store:
                                 True)
 
     async def load_assessment(self, assessment_id: int) -> AssessmentRecord | None:
-        return await self._read(_load_where, (_A.c.id == assessment_id,), False)
+        claim = CURRENT_UPDATE.get()
+        if claim is not None and claim.prefetched is not None:
+            record, claim.prefetched = claim.prefetched, None
+            if record.state.id == assessment_id:  # read in this update's admit, nothing since
+                return record
+        return await self._read(_load_by_id, assessment_id)
 
     async def apply_move(self, move: Move, finish: tuple[dict, list] | None = None) -> bool:
         """Write a tap's answer and move the cursor, only if the assessment is still at the
@@ -618,9 +743,10 @@ class Store:
         return update_id is not None and record.last_update_id == update_id
 
     async def set_message(self, assessment_id: int, message_id: int | None) -> None:
-        await self._run(lambda conn: conn.execute(
-            update(_A).where(_A.c.id == assessment_id).values(message_id=message_id)),
-            effect=False)
+        await self._run(lambda conn: conn.execute(prebuilt(conn, "message", lambda _: (
+            update(_A).where(_A.c.id == bindparam("b_id"))
+            .values(message_id=bindparam("b_message_id")))),
+            {"b_id": assessment_id, "b_message_id": message_id}), effect=False)
 
     async def finish(self, assessment_id: int, scores: dict,
                      plan: list[tuple[str, str]]) -> bool:

@@ -428,13 +428,12 @@ async def unknown_tap(update: Update, context: ContextTypes.DEFAULT_TYPE) -> Non
     await answer(update.callback_query, coach_of(context).renderer(locale).message("invalid"))
 
 # --- the report --------------------------------------------------------------------------------
-# How long the result card waits for its chart: a chart takes ~30-50 ms in a drawing process,
-# but when a room finishes together the charts queue (one per core at a time). The summary
-# never waits longer: it goes out as text, the chart follows when drawn.
-CHART_WAIT = 1.0
+# The result card waits for its chart (~30-50 ms in a drawing process) only while a drawing
+# process is free, and then at most this long (a worker starting on a loaded machine). When a
+# room finishes together the charts queue: the card then goes out at once, as text (with the
+# eight dimension bars), and the chart follows as soon as it is drawn.
+CHART_WAIT = 10.0
 _LATE: set = set()  # late charts' tasks, held until done
-
-
 async def send_report(chat_id: int, context, report: Report, locale: str,
                       checkin: bool = True) -> None:
     """The result card, alone: the radar chart with the card as its caption and the offers as
@@ -442,20 +441,25 @@ async def send_report(chat_id: int, context, report: Report, locale: str,
     Sent last and alone, the score is what the owner sees on landing (the review's argument:
     the owner lands at the bottom of what arrived). A card longer than a caption may be comes
     as a message of its own under the chart; when the chart fails, the card with the eight
-    dimension bars comes instead. When the chart is not drawn within CHART_WAIT seconds (many
-    reports at once), that card goes out at once and the chart follows, in the background.
+    dimension bars comes instead. When every drawing process is busy (many reports at once), or
+    the chart is not drawn within CHART_WAIT seconds, that card goes out at once and the chart
+    follows, in the background.
     `checkin`: False for /report, which does not ask again."""
     import asyncio
 
+    from bot import render_pool
     from bot.chart import render_off_loop
     from bot.content.layout import CAPTION_LIMIT, telegram_length
 
     markup = keyboard(coach_of(context).card_buttons(report, locale, checkin))
     as_caption = telegram_length(report.card) <= CAPTION_LIMIT
+    queued = render_pool.busy()
     chart = asyncio.ensure_future(render_off_loop(report.chart))  # drawn while we send
     try:
-        await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
         try:
+            if queued:
+                raise TimeoutError
+            await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
             png = await asyncio.wait_for(asyncio.shield(chart), CHART_WAIT)
         except TimeoutError:
             await context.bot.send_message(chat_id, report.card_text, parse_mode=HTML,

@@ -17,6 +17,7 @@ from telegram.ext import Application, ApplicationHandlerStop, BaseUpdateProcesso
 from bot.service import locale_for
 from bot.storage.inbox import CURRENT_UPDATE, UpdateClaim, UpdateSuperseded
 
+from .callbacks import ASSESSMENT_TAPS, decode
 from .chats import creates_user
 
 log = logging.getLogger("bot.updates")
@@ -184,7 +185,7 @@ async def admit(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     owner = claim.owner if claim is not None else context.application.bot_data["replica"]
     first, record = await coach.store.admit(
         update.update_id, owner, user.id if user else None,
-        locale_for(user.language_code if user else None))
+        locale_for(user.language_code if user else None), _tapped_assessment(update))
     if not first:
         log.info("update %s is a repeat: skipped", update.update_id,
                  extra={"update_id": update.update_id})
@@ -192,6 +193,15 @@ async def admit(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     if claim is not None and claim.update_id == update.update_id:
         claim.owned = True
     context.user_record = record
+
+
+def _tapped_assessment(update: Update) -> int | None:
+    """The assessment an assessment button's tap is about (its first load comes with admit)."""
+    query = update.callback_query
+    if query is None or not query.data:
+        return None
+    action = decode(query.data)
+    return action[1] if action is not None and action[0] in ASSESSMENT_TAPS else None
 
 
 def burst_handler(app: Application) -> Callable[[Update, bool, bool], Awaitable[None]]:
