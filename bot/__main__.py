@@ -241,6 +241,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="participants finishing at the same instant (default 500)")
     bench.add_argument("--time-scale", type=float, default=1.0,
                        help="multiply every pause and start window (default 1: real time)")
+    bench.add_argument("--replicas", type=int, default=0,
+                       help="only compare N replica processes with one on --db (PostgreSQL)")
     bench.set_defaults(func=_bench)
     health = sub.add_parser("healthcheck", help="exit 0 when the bot's database answers")
     health.set_defaults(func=_healthcheck)

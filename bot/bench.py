@@ -578,11 +578,92 @@ async def main_async(users: int = 500, latency: float = 0.05, db: str | None = N
     return 0
 
 
+# --- replicas: processes of their own on one database ----------------------------------------
+async def replica_child(users: int, first: int, latency: float, db: str, http: bool) -> None:
+    """One replica (`python -m bot.bench replica ...`): opens its Application, says "ready",
+    waits for "go" on stdin, runs the saturation for its users, prints its Run as JSON."""
+    from bot import render_pool
+    from bot.content import load_content
+
+    content = load_content()
+    await render_pool.ready()
+    api = Api(latency, http)
+    api.start()
+    try:
+        driver, store = await open_ours(content, db, api)
+        driver.ids = iter(range(first * 100, first * 100 + 10**9))  # update ids of its own
+        print("ready", flush=True)
+        await asyncio.get_running_loop().run_in_executor(None, sys.stdin.readline)
+        rngs = [random.Random(first + n) for n in range(users)]
+        with measured(driver.run):
+            await asyncio.gather(*(take(driver, first + n, rngs[n]) for n in range(users)))
+        run = driver.run
+        await close_ours(driver, store)
+    finally:
+        api.stop()
+        render_pool.shutdown()
+    print(json.dumps({"updates": len(run.update_ms), "seconds": run.seconds, "cpu": run.cpu,
+                      "p50": pct(run.update_ms, 50), "p95": pct(run.update_ms, 95)}), flush=True)
+
+
+def run_replicas(count: int, users: int, latency: float, db: str, http: bool,
+                 first: int) -> dict:
+    """`count` replica processes sharing `users` (each its own users), started together."""
+    children = []
+    for n in range(count):
+        share = users // count + (1 if n < users % count else 0)
+        args = [sys.executable, "-m", "bot.bench", "replica", str(share),
+                str(first + n * 1_000_000), str(latency), db, "1" if http else "0"]
+        children.append(subprocess.Popen(args, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                         text=True, cwd=Path(__file__).resolve().parents[1]))
+    for child in children:
+        if child.stdout.readline().strip() != "ready":
+            raise RuntimeError("a replica did not start")
+    for child in children:
+        child.stdin.write("go\n")
+        child.stdin.flush()
+    results = [json.loads(child.communicate(timeout=3600)[0].strip().splitlines()[-1])
+               for child in children]
+    updates = sum(r["updates"] for r in results)
+    seconds = max(r["seconds"] for r in results)
+    return {"per_second": updates / seconds, "cpu_us": sum(r["cpu"] for r in results) /
+            updates * 1e6, "p50": max(r["p50"] for r in results),
+            "p95": max(r["p95"] for r in results), "updates": updates}
+
+
+def bench_replicas(count: int, users: int, latency: float, db: str, http: bool) -> int:
+    """One replica against `count`, in the same run, on the same database: the same users
+    (full assessment, at once) taken by one process, then shared among `count` processes."""
+    print(f"replicas: {users} users at once, full assessment, {latency * 1000:.0f} ms latency, "
+          f"database {db.split('://')[0]}; load average before: {load_average()}", flush=True)
+    one = run_replicas(1, users, latency, db, http, 1_000_000_000)
+    many = run_replicas(count, users, latency, db, http, 2_000_000_000)
+    for name, r in (("1 replica", one), (f"{count} replicas", many)):
+        print(row(f"{name}: updates/s; CPU us/update; p50 / p95 ms",
+                  f"{r['per_second']:,.0f}; {r['cpu_us']:,.0f}; {r['p50']:,.0f} / "
+                  f"{r['p95']:,.0f}"))
+    gain = many["per_second"] / one["per_second"]
+    print(row(f"  {count} replicas / 1, updates/s", f"{gain:.2f}"))
+    print(f"machine: {os.cpu_count()} cores (the database server runs on them too); load "
+          f"average after: {load_average()}")
+    return 0
+
+
 def main(args) -> int:
+    if args.replicas:
+        if not args.db:
+            print("--replicas needs --db (a PostgreSQL URL)", file=sys.stderr)
+            return 2
+        return bench_replicas(args.replicas, args.users, args.latency / 1000, args.db,
+                              args.http)
     return asyncio.run(main_async(
         args.users, args.latency / 1000, args.db, args.participants, args.http,
         args.classroom, args.event, args.event_window, args.burst, args.time_scale))
 
 
 if __name__ == "__main__":
-    sys.exit(main(None))
+    if sys.argv[1:2] == ["replica"]:
+        users, first, latency, db, http = sys.argv[2:7]
+        asyncio.run(replica_child(int(users), int(first), float(latency), db, http == "1"))
+    else:
+        sys.exit(main(None))
