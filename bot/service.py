@@ -445,7 +445,8 @@ class Coach:
                                _values(bank.dimensions, previous.get("dimensions", {})),
                                "dashed"))
             room = await CohortStore(self.store.engine).room_average(  # from 5 finished
-                record.user_id, bank.dimensions, tuple(bank.indices))
+                record.user_id, bank.dimensions, tuple(bank.indices)) \
+                if await self.store.in_cohort(record.user_id) else None
             if room is not None:
                 series.append((r.message("chart_cohort"),
                                _values(bank.dimensions, room.dimensions), "dotted"))

@@ -613,7 +613,11 @@ class Store:
         """Mark many finished updates done at once (see bot.telegram.processing.Settler)."""
         if not update_ids:
             return 0
-        return await self._run(inbox.settle_many, update_ids, owner, effect=False, intake=True)
+        # SQLite: in the main lane's group commit. On a connection of its own it would take
+        # the one write lock between the main lane's transactions, and SQLite's busy waits
+        # (sleeps of 1 to 100 ms) then held the taps back (a burst of 200 finishing taps).
+        return await self._run(inbox.settle_many, update_ids, owner, effect=False,
+                               intake=self._sync is None)
 
     async def drop_update(self, update_id: int, owner: str) -> None:
         await self._run(inbox.drop, update_id, owner, effect=False)
@@ -777,6 +781,17 @@ class Store:
                 return None
             return {**row.scores, "content_version": row.content_version}
         return await self._read(unit)
+
+    async def in_cohort(self, user_id: int) -> bool:
+        """Whether the user is in a cohort now (a report then draws the room's average: most
+        users are in none, and the cohorts' own queries are not on the fast lane)."""
+        from .cohort_models import CohortMember
+
+        members = CohortMember.__table__
+        return await self._read(lambda conn: conn.execute(prebuilt(conn, "in_cohort", lambda _: (
+            select(exists().where(members.c.user_id == bindparam("b_user_id"),
+                                  members.c.left_at.is_(None))))),
+            {"b_user_id": user_id}).scalar())
 
     # --- the plan ----------------------------------------------------------------------------
     async def plan_items(self, assessment_id: int) -> list[PlanItem]:
