@@ -459,8 +459,13 @@ async def send_report(chat_id: int, context, report: Report, locale: str,
         try:
             if queued:
                 raise TimeoutError
-            await context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO)
-            png = await asyncio.wait_for(asyncio.shield(chart), CHART_WAIT)
+            # "sending a photo ..." while the chart is drawn: the two overlap
+            action = asyncio.ensure_future(
+                context.bot.send_chat_action(chat_id, ChatAction.UPLOAD_PHOTO))
+            try:
+                png = await asyncio.wait_for(asyncio.shield(chart), CHART_WAIT)
+            finally:
+                await action
         except TimeoutError:
             await context.bot.send_message(chat_id, report.card_text, parse_mode=HTML,
                                            reply_markup=markup)
