@@ -100,6 +100,13 @@ def till_for_an_online_shop(root: Path) -> None:
                   first_step="本周在收银台旁边数一数上个月返工了几次。"))
 
 
+def plan_day_in_a_metric(root: Path) -> None:
+    # The plan may put this action in days 61-90: "by day 30" would contradict its phase.
+    edit_yaml(root / "locales" / "en" / "items" / "innovation.yaml",
+              lambda d: d["inn_pilot_test"]["recommendations"][1].update(
+                  metric="By day 30 your next change is tried small."))
+
+
 def mainland_term_in_zh_hant(root: Path) -> None:
     edit_text(root / "locales" / "zh-Hant" / "ui.yaml", "language_name: 繁體中文",
               "language_name: 繁體中文\nsaved_note: 已保存到微信")
@@ -155,6 +162,9 @@ CASES: dict[str, tuple[tuple[Callable[[Path], None], ...], list[tuple[str, str, 
         (till_for_an_online_shop,),
         [("locales/zh-Hans/items/ability.yaml", "abi_quality",
           "recommendations.unsure.first_step")]),
+    "a plan day in an action's metric": (
+        (plan_day_in_a_metric,),
+        [("locales/en/items/innovation.yaml", "inn_pilot_test", "recommendations.1.metric")]),
     "a Mainland term in zh-Hant": (
         (mainland_term_in_zh_hant,), [("locales/zh-Hant/ui.yaml", "saved_note", "zh-Hant")]),
     "simplified quotation marks in zh-Hant": (
