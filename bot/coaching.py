@@ -400,6 +400,7 @@ class Coaching:
         labels = r.texts.ui["coach"]["labels"]
         text = self.coach.content.env.get_template("history.html.j2").render(
             title=labels["history_title"], overall_label=labels["overall"],
+            brackets=r.texts.ui["labels"]["brackets"],
             change_label=labels["change"], questions_changed=r.message("questions_changed"),
             assessments=rows).strip()
         return text + await self._views(r, user_id, records[0])

@@ -388,3 +388,18 @@ def test_the_result_card_fits_a_photo_caption_in_the_worst_case(locale):
         rest = len(listed) - (r.CARD_ITEMS - 1)
         assert r.message("and_more", count=rest) in card  # "24 more", not 27 names
     assert longest <= layout.CAPTION_LIMIT, longest
+
+
+# Chinese punctuation around Chinese words: "（小）", not "(小)". Quoted article headings keep
+# the article's own punctuation (article 003 writes "一致性(Consistency)").
+ASCII_BRACKETS_BY_HANZI = re.compile(r"[\u4e00-\u9fff，。：] ?\([^)]*\)|\([^)]*\) ?[\u4e00-\u9fff]")
+QUOTED = re.compile(r"「[^」]*」|“[^”]*”|《[^》]*》")
+
+
+def test_chinese_texts_use_full_width_brackets():
+    from bot.content.render import Sample, render_samples
+
+    found = sorted({(s.locale, s.where, m.group(0)) for s in render_samples(CONTENT)
+                    if isinstance(s, Sample) and s.locale.startswith("zh")
+                    for m in ASCII_BRACKETS_BY_HANZI.finditer(QUOTED.sub("", to_plain(s.text)))})
+    assert not found, found[:10]

@@ -756,7 +756,7 @@ class Renderer:
         return self.content.env.get_template("plan.html.j2").render(
             title=self.label("plan_title"), header=header,
             phases=self.phases(plan, done, context, before),
-            before_label=self.label("ticked_before"),
+            before_label=self.label("ticked_before"), brackets=self.texts.ui["labels"]["brackets"],
             first_step_label=self.label("first_step"), metric_label=self.label("metric"),
         ).strip()
 
