@@ -183,3 +183,55 @@ async def test_every_lesson_renders_in_every_locale(content, store):
             assert lesson.try_this_week[:10] in text.replace("&#39;", "'")
             assert "article" in text or "文章" in text
     assert coaching.lesson("no_such_dimension", "en") is None
+
+
+async def _tap_through(p: Person) -> None:
+    """Answer whatever the open assessment asks (its third option, "yes" to evidence checks,
+    the first choice then Done on business questions) until the report arrives."""
+    for _ in range(80):
+        data = [d for _, d in buttons(p.screen)] if p.screen.reply_markup else []
+        if any(d.startswith("doc:") for d in data):
+            return
+        pick = next((d for d in data if d.startswith("ev:") and d.endswith(":y")), None) \
+            or next(iter([d for d in data if d.startswith("ans:")][2:3]), None) \
+            or next((d for d in data if d.startswith("rv:")), None)
+        if pick is None:
+            ticked = any(label.startswith("✅") for label, _ in buttons(p.screen))
+            pick = next(d for d in data if d.startswith("ok:" if ticked else "ctx:"))
+        await p.press(pick, p.screen.message_id)
+    raise AssertionError("the report never came")
+
+
+async def test_an_assessment_on_the_earlier_content_keeps_its_scores_and_a_retake_compares(
+        person, telegram, store):
+    """Content 2026.11-1 to 2026.12-1 (issue 12 item 7): an assessment opened on the earlier
+    version is finished with its own questions and keeps its scores; a retake runs on the current
+    version and /history compares the dimensions with a note that the questions changed."""
+    coach = person(9701).app.bot_data["coach"]
+    old = next(iter(coach.content.archived))
+    assert old != coach.content.bank.version
+    p = person(9701)
+    await p.send("/start")  # a user who opened the bot while 2026.11-1 was current
+    flow = coach.flow("quick", old)
+    await store.start_assessment(p.id, "quick", old,
+                                 (flow.start_position(True), flow.start_position(False)))
+    await p.send("/start")
+    await p.tap("Continue")
+    await _tap_through(p)
+    (first,) = await store.finished_assessments(p.id)
+    assert first.content_version == old
+    old_items = {i.id for i in coach.content.bank_for(old).items_for("quick", None)}
+    assert set(first.state.answers) <= old_items  # answered with its own questions
+    kept = first.scores
+
+    await p.send("/retake")
+    await _tap_through(p)
+    newest, earlier = await store.finished_assessments(p.id)
+    assert newest.content_version == coach.content.bank.version
+    assert earlier.scores == kept  # the earlier scores are not recomputed with new questions
+
+    await p.send("/history")
+    history = p.texts[-1]
+    assert history.index("Full assessment") < history.index("Quick check")  # newest first
+    assert f"overall <b>{kept['overall']:.0f}</b>" in history
+    assert "The questions changed since your previous assessment" in history
