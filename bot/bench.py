@@ -106,7 +106,7 @@ class HttpMirror(RetryingRequest):
     (the markup as the request holds it)."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(connection_pool_size=256, **kwargs)
+        super().__init__(**kwargs)  # the production pool (request.CONNECTIONS)
         self.screens: dict[int, dict[int, dict | None]] = {}
         self.card_at: dict[int, float] = {}
         self.latency = 0.0  # set by the server; kept for the interface

@@ -452,3 +452,24 @@ async def test_a_tap_waits_for_a_database_locked_by_another_writer(tmp_path, con
     assert len(await answers_of(store, p.id)) == 1
     await app.shutdown()
     await store.close()
+
+
+async def test_more_calls_in_flight_than_connections_wait_for_one_and_all_arrive(api):
+    """A room finishing together puts more Bot API calls in flight than the pool has
+    connections (request.CONNECTIONS, kept small because httpcore's cost per call grows with the
+    pool): the extra calls wait for a free connection and every one arrives."""
+    from telegram import Bot
+
+    from bot.telegram.request import CONNECTIONS, RetryingRequest
+
+    from .fake_bot_api import TOKEN
+
+    api.latency = 0.3  # every call holds its connection for 0.3 s
+    bot = Bot(TOKEN, base_url=api.base_url, request=RetryingRequest(backoff=()))
+    async with bot:
+        started = time.monotonic()
+        sent = await asyncio.gather(*(bot.send_message(1000 + n, "hello")
+                                      for n in range(5 * CONNECTIONS)))
+        took = time.monotonic() - started
+    assert len({m.message_id for m in sent}) == 5 * CONNECTIONS
+    assert took >= 5 * 0.3 * 0.9  # five waves over CONNECTIONS connections: they did wait

@@ -73,7 +73,7 @@ def build_application(
     if request is not None:
         builder = builder.request(request).get_updates_request(updates_request or request)
     else:  # [faults] retries with backoff where safe (bot/telegram/request.py)
-        builder = (builder.request(RetryingRequest(connection_pool_size=256))
+        builder = (builder.request(RetryingRequest())
                    .get_updates_request(updates_request or RetryingRequest(connection_pool_size=1)))
     app = builder.build()
     app.bot_data["settings"] = settings
