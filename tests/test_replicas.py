@@ -17,6 +17,7 @@ import pytest
 from telegram import Update
 
 from bot.storage import Store
+from bot.storage.cohorts import CohortStore
 
 from .conftest import Person, make_app
 from .fakes import FakeTelegram, buttons
@@ -189,6 +190,33 @@ async def test_concurrent_check_in_choices_leave_one_pending(replicas):
         doubled += len(pending) > 1
         assert len(pending) == 1
     print(f"\nreplicas/check-ins: {users} races, {doubled} users with two pending")
+
+
+async def test_concurrent_new_cohort_taps_ask_for_one_name(replicas):
+    """A trainer's double tap on "New cohort", one tap on each replica: both are answered, the
+    bot asks for the name (no "something went wrong"), and the typed name makes one cohort."""
+    for n in range(max(4, RACES // 2)):
+        t = replicas.person()
+        await t.send("/trainer")
+        notices = await replicas.race(t, ["tr:new", "tr:new"], _delays(n))
+        assert "(not answered)" not in notices, notices
+        texts = [c.params.get("text", "") for c in replicas.telegram.calls
+                 if c.params.get("chat_id") == t.id]
+        assert not any("went wrong" in text for text in texts), texts
+        await t.send(f"Cohort {n}")
+        owned = await CohortStore(replicas.stores[0].engine).owned(t.id)
+        assert [c.name for c in owned] == [f"Cohort {n}"]
+
+
+async def test_the_same_name_request_twice_at_once_is_one_request(replicas):
+    """What a double "New cohort" tap on two replicas stores: the bot's request to type a name,
+    written by both at the same moment (it failed with a duplicate key on PostgreSQL)."""
+    t = replicas.person()
+    await t.send("/trainer")
+    stores = [CohortStore(s.engine) for s in replicas.stores]
+    for _ in range(RACES):
+        await asyncio.gather(stores[0].set_prompt(t.id, "new"), stores[1].set_prompt(t.id, "new"))
+        assert (await stores[1].prompt(t.id)) == ("new", None)
 
 
 FORGED_IDS = ("2147483648", "9223372036854775807", "999999999999")

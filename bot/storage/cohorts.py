@@ -30,7 +30,7 @@ from bot.cohorts import (
 from bot.domain.feedback import CohortGap, cohort_gap
 
 from .cohort_models import MODES, Cohort, CohortMember, TrainerPrompt
-from .inbox import add_with_code, commit_effect
+from .inbox import add_with_code, commit_effect, dialect_insert
 from .models import Assessment, ContextAnswer, User, utcnow
 
 log = logging.getLogger(__name__)
@@ -189,9 +189,18 @@ class CohortStore:
 
     # --- "type a name" -------------------------------------------------------------------------
     async def set_prompt(self, user_id: int, kind: str, cohort_id: int | None = None) -> None:
+        """Remember that the bot asked `user_id` to type a name (replacing an earlier request).
+        One upsert, so that the same request arriving twice at once (a double tap on two
+        replicas) leaves one row instead of a duplicate-key error."""
         async with self.session() as s:
-            await s.exec(delete(TrainerPrompt).where(TrainerPrompt.user_id == user_id))
-            s.add(TrainerPrompt(user_id=user_id, kind=kind, cohort_id=cohort_id))
+            conn = await s.connection()
+            statement = dialect_insert(conn, TrainerPrompt).values(
+                user_id=user_id, kind=kind, cohort_id=cohort_id, refused_message_id=None,
+                created_at=utcnow())
+            await s.exec(statement.on_conflict_do_update(
+                index_elements=["user_id"],
+                set_={column: statement.excluded[column]
+                      for column in ("kind", "cohort_id", "refused_message_id", "created_at")}))
             await commit_effect(s)
 
     async def prompt(self, user_id: int) -> tuple[str, int | None] | None:
