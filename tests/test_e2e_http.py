@@ -6,6 +6,7 @@ from __future__ import annotations
 import io
 import json
 
+from PIL import Image
 from pypdf import PdfReader
 
 from tests.helpers_domain import at
@@ -57,7 +58,8 @@ def test_quick_check_over_http(api, bot):
 
     report = api.wait(lambda: api.last_with_buttons(USER, "doc:"), what="the report")
     photo = api.called("sendPhoto")[-1]  # the chart, the result card its caption: alone
-    assert photo.files["photo"][1].startswith(b"\x89PNG\r\n\x1a\n"), "the chart is a PNG"
+    chart = Image.open(io.BytesIO(photo.files["photo"][1]))
+    assert (chart.format, chart.size) == ("JPEG", (1080, 1080)), "a phone-sized JPEG photo"
     assert "Your score: 25/100" in photo.params["caption"]  # every answer scores 1 of 4
     assert "Trust Index" in photo.params["caption"] and report.text == photo.params["caption"]
     assert not [c for c in api.called("sendMessage") if c.seq > photo.seq]
