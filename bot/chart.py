@@ -8,9 +8,9 @@ value under it, up to three series (solid and filled, dashed, dotted) and a lege
 for a slide). Shapes are drawn at twice the size and halved (antialiasing), words at the final
 size in the shipped fonts (bot.draw: the locale's design, symbols from the symbol face).
 
-About 30 ms of CPU for a phone chart as PNG, 15 ms as JPEG, 67 ms for a projector PNG (half to two
-thirds of it the PNG encoding; matplotlib took 71 ms for a 660 px chart): adapters call render_off_loop, which renders in the
-chart process, never on the event loop.
+About 30 ms of CPU for a phone chart as PNG, 15 ms as JPEG, 67 ms for a projector PNG (half to
+two thirds of it the PNG encoding; matplotlib took 71 ms for a 660 px chart): adapters call
+render_off_loop, which renders in the chart process, never on the event loop.
 """
 
 from __future__ import annotations
@@ -301,8 +301,8 @@ def _pool():
 
 
 async def render_off_loop(chart: ChartData) -> bytes:
-    """render_photo (JPEG bytes) in a drawing process (bot.render_pool); in a thread where processes can
-    not be started.
+    """render_photo (JPEG bytes) in a drawing process (bot.render_pool); in a thread where
+    processes can not be started.
 
     A process, not a thread: measured with 50 charts at once, a thread pool let the event
     loop lag up to 112 ms (the drawing and font calls hold the GIL), the process 6.5 ms."""
