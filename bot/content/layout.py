@@ -160,6 +160,7 @@ def _advance(ch: str, size: int, style: str, locale: str) -> float:
     return _font(str(path), size).getlength(ch)
 
 
+@lru_cache(maxsize=65_536)  # the same labels and lines are measured for every business
 def text_width(text: str, size: int = TEXT_SIZE, style: str = "regular",
                locale: str = "en") -> float:
     """The width of one line of `text`, px (no wrapping)."""

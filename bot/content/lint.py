@@ -19,16 +19,15 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
 from jinja2 import TemplateError, meta
 
 from bot.domain.context import CHANNELS
 
-from .loader import Content, Problem, _flatten
+from .loader import Content, Problem, _flatten, safe_load
 
 
 def _load(content: Content) -> dict[str, Any]:
-    return yaml.safe_load((content.directory / "lint.yaml").read_text(encoding="utf-8")) or {}
+    return safe_load((content.directory / "lint.yaml").read_text(encoding="utf-8")) or {}
 
 
 def personas(content: Content, config: dict[str, Any]) -> list[dict[str, tuple[str, ...]]]:
@@ -145,7 +144,7 @@ def hant_problems(content: Content, config: dict[str, Any]) -> list[Problem]:
     files = sorted((content.directory / "locales" / "zh-Hant").rglob("*.yaml"))
     files += sorted(content.directory.glob("archive/*/locales/zh-Hant/**/*.yaml"))
     for file in files:
-        data = yaml.safe_load(file.read_text(encoding="utf-8")) or {}
+        data = safe_load(file.read_text(encoding="utf-8")) or {}
         rel = str(file.relative_to(content.directory))
         for key, value in _flatten(data).items():
             if not isinstance(value, str):
