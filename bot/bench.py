@@ -2,7 +2,8 @@
 
 Both Applications take the same load through the same fake Bot API, which answers after a
 simulated latency: in this process (default) or, with `--http`, a fake Bot API server in a
-process of its own (bot/bench_api.py) that both sides reach over real HTTP with PTB's client, so
+process of its own (bot/bench_api.py) that both sides reach over real HTTP, each with its own
+client (ours: RetryingRequest on aiohttp; bare PTB: its default HTTPXRequest, same pool size), so
 the client's CPU is in the figures. Every update goes through PTB's update processor exactly as
 in production. Both sides count the same thing: updates (a command or a tap), per second and CPU
 (this process's, all threads: time.process_time around each side's measured window). The chart
@@ -40,10 +41,11 @@ from pathlib import Path
 
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup, Update
 from telegram.ext import ApplicationBuilder, CallbackQueryHandler, CommandHandler
+from telegram.request import HTTPXRequest
 
 from bot.config import Settings
 from bot.fake_telegram import FakeTelegram, Message, buttons
-from bot.telegram.request import RetryingRequest
+from bot.telegram.request import CONNECTIONS, POOL_TIMEOUT, RetryingRequest
 
 LIGHT_USERS = 10
 SENDS = ("sendMessage", "sendPhoto", "sendDocument")
@@ -100,13 +102,12 @@ class BenchTelegram(FakeTelegram):
         return code, payload
 
 
-class HttpMirror(RetryingRequest):
-    """The production client (RetryingRequest: HTTPXRequest), talking to bot/bench_api.py over
-    HTTP; it keeps, for the simulated users, each chat's messages with buttons as requested
-    (the markup as the request holds it)."""
+class _Mirror:
+    """A request class talking to bot/bench_api.py over HTTP that keeps, for the simulated users,
+    each chat's messages with buttons as requested (the markup as the request holds it)."""
 
     def __init__(self, **kwargs) -> None:
-        super().__init__(**kwargs)  # the production pool (request.CONNECTIONS)
+        super().__init__(**kwargs)
         self.screens: dict[int, dict[int, dict | None]] = {}
         self.card_at: dict[int, float] = {}
         self.latency = 0.0  # set by the server; kept for the interface
@@ -134,6 +135,17 @@ class HttpMirror(RetryingRequest):
             if markup and markup.get("inline_keyboard"):
                 return Message(message_id, chat_id, "", markup)
         raise AssertionError("no message with buttons in this chat")
+
+
+class HttpMirror(_Mirror, RetryingRequest):
+    """Ours: the production client (RetryingRequest on aiohttp, request.CONNECTIONS)."""
+
+
+class HttpxMirror(_Mirror, HTTPXRequest):
+    """Bare PTB: its default client, HTTPXRequest, with the same pool size and wait."""
+
+    def __init__(self) -> None:
+        super().__init__(connection_pool_size=CONNECTIONS, pool_timeout=POOL_TIMEOUT)
 
 
 class Api:
@@ -167,8 +179,12 @@ class Api:
             self.process.terminate()
             self.process.wait(10)
 
-    def request(self):
-        return HttpMirror() if self.http else BenchTelegram(self.latency)
+    def request(self, bare: bool = False):
+        """The request class of one side: ours (RetryingRequest) or bare PTB's (HTTPXRequest)
+        with --http, else the in-process fake."""
+        if not self.http:
+            return BenchTelegram(self.latency)
+        return HttpxMirror() if bare else HttpMirror()
 
 
 # --- simulated users --------------------------------------------------------------------------
@@ -298,7 +314,7 @@ async def close_ours(driver: Driver, store) -> None:
 
 async def open_baseline(api: Api) -> Driver:
     """A bare PTB Application: the handler answers the callback and edits the message."""
-    request = api.request()
+    request = api.request(bare=True)
     keyboard = InlineKeyboardMarkup([[InlineKeyboardButton(str(n), callback_data=f"b:{n}")]
                                      for n in range(5)])
 

@@ -1,23 +1,19 @@
 """Injected faults: the bot survives each, loses nothing, and the user gets an answer or a retry.
 
 The real Application on a real database. The Bot API is the fake (bot/fake_telegram.py), reached
-either directly or, for network faults, through the production RetryingRequest over an httpx
-MockTransport: PTB encodes each call as HTTP, the transport decodes it for the fake or raises the
-httpx error a test planned, and PTB maps that error exactly as it would in production.
+either directly or, for network faults, through the production RetryingRequest over real HTTP
+(tests/faulty_network.py): PTB encodes each call, aiohttp sends it to a local server that answers
+for the fake, or the network fails it as the test planned (refused, no connection, a stalled or
+dropped answer), and the request class maps the failure exactly as it would in production.
 """
 
 from __future__ import annotations
 
 import asyncio
-import email
-import email.policy
 import sqlite3
 import threading
 import time
-from collections import Counter
-from urllib.parse import parse_qsl
 
-import httpx
 import pytest
 from telegram.error import BadRequest, Forbidden, NetworkError, TimedOut
 from telegram.request import RequestData
@@ -29,7 +25,8 @@ from bot.telegram.request import BACKOFF, RetryingRequest
 from tests.helpers_domain import FULL_ITEMS, at
 
 from .conftest import Person, make_app
-from .fakes import FakeTelegram, buttons
+from .fakes import buttons
+from .faulty_network import FaultyNetwork
 from .test_conversation import start_full
 
 TOO_OLD = "Bad Request: query is too old and response timeout expired or query id is invalid"
@@ -53,71 +50,26 @@ class Errors:
         return [type(e) for e in self.seen]
 
 
-class _Decoded:
-    """What FakeTelegram reads of PTB's RequestData, decoded back from the HTTP request."""
-
-    def __init__(self, request: httpx.Request) -> None:
-        ctype = request.headers.get("content-type", "")
-        self.parameters: dict[str, str] = {}
-        self.multipart_data: dict[str, tuple] = {}
-        if ctype.startswith("multipart/form-data"):
-            message = email.message_from_bytes(
-                b"Content-Type: " + ctype.encode() + b"\r\n\r\n" + request.content,
-                policy=email.policy.HTTP)
-            for part in message.iter_parts():
-                name = part.get_param("name", header="content-disposition")
-                payload = part.get_payload(decode=True)
-                if part.get_filename():
-                    self.multipart_data[name] = (part.get_filename(), payload,
-                                                 part.get_content_type())
-                else:
-                    self.parameters[name] = payload.decode()
-        elif request.content:
-            self.parameters = dict(parse_qsl(request.content.decode()))
-        self.contains_files = bool(self.multipart_data)
+READ_TIMEOUT = 0.3  # seconds: a "stall" fails this fast
 
 
-class Network:
-    """An httpx transport handler in front of the fake Bot API that can lose calls: a planned
-    httpx error is raised before the call reaches "Telegram" or after it was processed there
-    (an answer lost on the way back)."""
-
-    def __init__(self, telegram: FakeTelegram) -> None:
-        self.telegram = telegram
-        self.plans: dict[str, list[tuple[type[httpx.HTTPError], bool]]] = {}
-        self.attempts: Counter[str] = Counter()
-
-    def plan(self, method: str, error: type[httpx.HTTPError], times: int = 1,
-             delivered: bool = False) -> None:
-        self.plans.setdefault(method, []).extend([(error, delivered)] * times)
-
-    async def __call__(self, request: httpx.Request) -> httpx.Response:
-        name = request.url.path.rsplit("/", 1)[-1]
-        self.attempts[name] += 1
-        error, delivered = self.plans[name].pop(0) if self.plans.get(name) else (None, False)
-        if error is not None and not delivered:
-            raise error("injected", request=request)
-        code, body = await self.telegram.do_request(str(request.url), request.method,
-                                                    _Decoded(request))
-        if error is not None:
-            raise error("injected after delivery", request=request)
-        return httpx.Response(code, content=body)
-
-
-def retrying(network: Network, backoff=(0.01, 0.02)) -> RetryingRequest:
-    return RetryingRequest(backoff=backoff,
-                           httpx_kwargs={"transport": httpx.MockTransport(network)})
+def retrying(network: FaultyNetwork, backoff=(0.01, 0.02)) -> RetryingRequest:
+    return RetryingRequest(backoff=backoff, read_timeout=READ_TIMEOUT,
+                           connector=network.connector)
 
 
 @pytest.fixture
 async def wired(content, store, telegram):
-    """The Application on the production request class, the fake Bot API behind httpx."""
-    network = Network(telegram)
-    app = build_application(Settings(bot_token="123:TEST", _env_file=None), content, store,
-                            request=retrying(network))
+    """The Application on the production request class, the fake Bot API behind real HTTP."""
+    # looked up on each call: a test may replace telegram.do_request
+    network = await FaultyNetwork(lambda *call: telegram.do_request(*call)).start()
+    app = build_application(Settings(bot_token="123:TEST", _env_file=None,
+                                     telegram_api_base_url=network.base_url),
+                            content, store, request=retrying(network))
     await app.initialize()
     yield app, network
     await app.shutdown()
+    await network.stop()
 
 
 async def answers_of(store: Store, user_id: int) -> dict:
@@ -132,44 +84,35 @@ def sorry_shown(p: Person) -> bool:
 
 
 # --- the request class alone ------------------------------------------------------------------
-def _script(steps: list):
-    """A transport answering from a script: an httpx error class, or a status code."""
-    calls: list[str] = []
-
-    async def handler(request: httpx.Request) -> httpx.Response:
-        calls.append(request.url.path.rsplit("/", 1)[-1])
-        step = steps.pop(0)
-        if isinstance(step, type):
-            raise step("scripted", request=request)
-        body = b'{"ok": true, "result": true}' if step == 200 else \
-            b'{"ok": false, "error_code": %d, "description": "scripted"}' % step
-        return httpx.Response(step, content=body)
-
-    return handler, calls
+@pytest.fixture
+async def network():
+    network = await FaultyNetwork().start()
+    yield network
+    await network.stop()
 
 
 @pytest.mark.parametrize("method, steps, outcome, tries", [
     # Safe to repeat: 5xx and any network error or timeout are retried, at most three tries.
     ("editMessageText", [502, 503, 200], None, 3),
-    ("editMessageText", [httpx.ReadTimeout] * 3, TimedOut, 3),
-    ("answerCallbackQuery", [httpx.RemoteProtocolError, 200], None, 2),
-    ("getUpdates", [httpx.ReadError, 500, 200], None, 3),
+    ("editMessageText", ["stall"] * 3, TimedOut, 3),
+    ("answerCallbackQuery", ["drop", 200], None, 2),
+    ("getUpdates", ["drop", 500, 200], None, 3),
     ("editMessageText", [400], BadRequest, 1),  # Telegram said no: never repeated
     # Sending: only what surely never left this machine is retried.
-    ("sendMessage", [httpx.ConnectError, httpx.ConnectTimeout, 200], None, 3),
-    ("sendMessage", [httpx.ReadTimeout, 200], TimedOut, 1),  # may have been delivered
+    ("sendMessage", ["refused", "no connection", 200], None, 3),
+    ("sendMessage", ["stall", 200], TimedOut, 1),  # may have been delivered
     ("sendMessage", [502, 200], NetworkError, 1),
-    ("sendPhoto", [httpx.WriteTimeout, 200], TimedOut, 1),
-    ("sendDocument", [httpx.RemoteProtocolError, 200], NetworkError, 1),
-    ("sendDocument", [httpx.PoolTimeout, 200], None, 2),
-    ("sendMessage", [httpx.ConnectError] * 3, NetworkError, 3),
+    ("sendPhoto", ["stall", 200], TimedOut, 1),
+    ("sendDocument", ["drop", 200], NetworkError, 1),
+    ("sendDocument", ["no connection", 200], None, 2),
+    ("sendMessage", ["refused"] * 3, NetworkError, 3),
 ])
-async def test_retry_policy(method, steps, outcome, tries):
-    handler, calls = _script(list(steps))
-    request = RetryingRequest(backoff=(0.01, 0.01),
-                              httpx_kwargs={"transport": httpx.MockTransport(handler)})
+async def test_retry_policy(network, method, steps, outcome, tries):
+    network.script(method, steps)
+    request = RetryingRequest(backoff=(0.01, 0.01), read_timeout=READ_TIMEOUT,
+                              connector=network.connector)
     await request.initialize()
-    url = f"https://api.telegram.org/bot1:x/{method}"
+    url = f"{network.base_url}1:x/{method}"
     try:
         if outcome is None:
             assert await request.post(url, RequestData()) is True
@@ -178,18 +121,17 @@ async def test_retry_policy(method, steps, outcome, tries):
                 await request.post(url, RequestData())
     finally:
         await request.shutdown()
-    assert calls == [method] * tries
+    assert network.calls == [method] * tries
 
 
-async def test_backoff_doubles_and_is_the_default():
+async def test_backoff_doubles_and_is_the_default(network):
     assert BACKOFF == (0.5, 1.0)
-    handler, calls = _script([httpx.ConnectError, httpx.ConnectError, 200])
-    request = RetryingRequest(backoff=(0.2, 0.4),
-                              httpx_kwargs={"transport": httpx.MockTransport(handler)})
+    network.script("sendMessage", ["refused", "refused", 200])
+    request = RetryingRequest(backoff=(0.2, 0.4), connector=network.connector)
     await request.initialize()
     started = time.monotonic()
-    assert await request.post("https://api.telegram.org/bot1:x/sendMessage", RequestData())
-    assert time.monotonic() - started >= 0.6 and len(calls) == 3
+    assert await request.post(f"{network.base_url}1:x/sendMessage", RequestData())
+    assert time.monotonic() - started >= 0.6 and network.attempts["sendMessage"] == 3
     await request.shutdown()
 
 
@@ -318,7 +260,7 @@ async def test_a_timeout_on_the_edit_is_retried(wired, telegram, store):
     errors = Errors(app)
     p = Person(app, telegram, 9103)
     await start_full(p)
-    network.plan("editMessageText", httpx.ReadTimeout)
+    network.plan("editMessageText", "stall")
     await p.tap(1)
     assert at(2) in p.screen.text and errors.seen == []
     assert len(await answers_of(store, p.id)) == 1
@@ -332,7 +274,7 @@ async def test_the_edit_timing_out_for_good_keeps_the_answer_and_the_next_tap_mo
     await start_full(p)
     screen = p.screen
     data = buttons(screen)[1][1]
-    network.plan("editMessageText", httpx.ReadTimeout, times=3)
+    network.plan("editMessageText", "stall", times=3)
     await p.press(data, screen.message_id)
     assert errors.kinds == [TimedOut]
     assert network.attempts["editMessageText"] >= 3  # tried three times
@@ -351,7 +293,7 @@ async def test_the_apology_arrives_as_a_message_when_the_tap_was_already_answere
     errors = Errors(app)
     p = Person(app, telegram, 9105)
     await start_full(p)
-    network.plan("editMessageText", httpx.ReadTimeout, times=3)
+    network.plan("editMessageText", "stall", times=3)
     # The tap is answered first, then the edit fails: the error handler's second answer to
     # the same query is refused by Telegram.
     real_do_request = telegram.do_request
@@ -376,7 +318,7 @@ async def test_a_read_timeout_on_send_message_is_not_repeated(wired, telegram, s
     app, network = wired
     errors = Errors(app)
     p = Person(app, telegram, 9106)
-    network.plan("sendMessage", httpx.ReadTimeout, delivered=True)  # sent, answer lost
+    network.plan("sendMessage", "stall", delivered=True)  # sent, answer lost
     await p.send("/help")
     assert errors.kinds == [TimedOut]
     assert sum("What I can do" in t for t in p.texts) == 1  # never twice
@@ -387,7 +329,7 @@ async def test_a_refused_connection_on_send_message_is_retried(wired, telegram, 
     app, network = wired
     errors = Errors(app)
     p = Person(app, telegram, 9107)
-    network.plan("sendMessage", httpx.ConnectError, times=2)
+    network.plan("sendMessage", "refused", times=2)
     await p.send("/help")
     assert errors.seen == [] and network.attempts["sendMessage"] == 3
     assert sum("What I can do" in t for t in p.texts) == 1
@@ -398,7 +340,7 @@ async def test_network_errors_on_answering_a_tap_do_not_stop_it(wired, telegram,
     errors = Errors(app)
     p = Person(app, telegram, 9108)
     await start_full(p)
-    network.plan("answerCallbackQuery", httpx.RemoteProtocolError, times=3)
+    network.plan("answerCallbackQuery", "drop", times=3)
     await p.tap(1)
     assert errors.seen == [] and at(2) in p.screen.text
     assert len(await answers_of(store, p.id)) == 1
@@ -415,7 +357,7 @@ async def test_the_report_arrives_when_editing_the_last_question_fails(wired, te
     await answer_context(p)
     for _ in range(7):
         await p.tap(1)
-    network.plan("editMessageText", httpx.ReadTimeout, times=3)
+    network.plan("editMessageText", "stall", times=3)
     await p.tap(1)  # the last answer
     assert any("Trust Index" in t for t in p.texts), "the report went out"
     assert len((await store.finished_assessments(p.id))[0].state.answers) == 8
@@ -456,8 +398,8 @@ async def test_a_tap_waits_for_a_database_locked_by_another_writer(tmp_path, con
 
 async def test_more_calls_in_flight_than_connections_wait_for_one_and_all_arrive(api):
     """A room finishing together puts more Bot API calls in flight than the pool has
-    connections (request.CONNECTIONS, kept small because httpcore's cost per call grows with the
-    pool): the extra calls wait for a free connection and every one arrives."""
+    connections (request.CONNECTIONS): the extra calls wait for a free connection and every one
+    arrives."""
     from telegram import Bot
 
     from bot.telegram.request import CONNECTIONS, RetryingRequest

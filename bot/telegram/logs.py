@@ -5,8 +5,8 @@ Two rules hold at every LOG_LEVEL, DEBUG included:
   "[redacted]" in every record that reaches the handler, whichever logger wrote it: message,
   arguments and traceback (`RedactSecrets`, a filter on the one root handler).
 - Only the bot's own loggers go below INFO. Libraries write whole updates (PTB: "Processing
-  update ..."), request URLs holding the token (httpx) and SQL with its parameters (SQLAlchemy,
-  the inbox's raw updates) at DEBUG; httpx and SQLAlchemy are kept at WARNING even then.
+  update ..."), request URLs holding the token (httpx, aiohttp) and SQL with its parameters
+  (SQLAlchemy, the inbox's raw updates) at DEBUG; those are kept at WARNING even then.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ from bot.config import Settings
 
 EXTRA_FIELDS = ("update_id", "ms")
 REDACTED = "[redacted]"
-QUIET = {"httpx": logging.WARNING, "httpcore": logging.WARNING,  # URLs with the token
+QUIET = {"aiohttp": logging.WARNING,  # the Bot API client (bot/telegram/request.py)
+         "httpx": logging.WARNING, "httpcore": logging.WARNING,  # URLs with the token
          "sqlalchemy": logging.WARNING,  # statements with their parameters
          "apscheduler": logging.WARNING, "aiosqlite": logging.WARNING}
 
