@@ -59,6 +59,7 @@ class FaultyNetwork:
         self.plans: dict[str, list[tuple[str | int, bool]]] = {}
         self.attempts: Counter[str] = Counter()
         self.calls: list[str] = []  # every attempt's method, in order
+        self.hosts: list[str] = []  # the Host each call that reached the server was for
         self._runner: web.AppRunner | None = None
         self.base_url = ""
 
@@ -101,6 +102,7 @@ class FaultyNetwork:
 
     async def _handle(self, request: web.Request) -> web.StreamResponse:
         method = request.match_info["method"]
+        self.hosts.append(request.host)
         kind, delivered = self._next(method)
         decoded = Decoded(await request.post())
         code, body = scripted(kind) if isinstance(kind, int) else (None, b"")

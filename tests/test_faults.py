@@ -135,6 +135,21 @@ async def test_backoff_doubles_and_is_the_default(network):
     await request.shutdown()
 
 
+async def test_the_bot_api_is_reached_through_the_proxy_in_the_environment(network, monkeypatch):
+    """Where api.telegram.org is reachable only through a proxy, the operator sets HTTPS_PROXY
+    (HTTP_PROXY for an http:// Bot API server): the calls go through it."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", network.base_url.removesuffix("/bot"))
+    request = RetryingRequest(backoff=())
+    await request.initialize()
+    try:  # a host that does not resolve: only the proxy can answer for it
+        assert await request.post("http://api.telegram.invalid/bot1:x/getMe", RequestData())
+    finally:
+        await request.shutdown()
+    assert network.hosts == ["api.telegram.invalid"]
+
+
 def test_production_application_uses_the_retrying_request(content):
     app = build_application(Settings(bot_token="123:TEST", _env_file=None), content)
     get_updates, other = app.bot._request  # PTB keeps no public handle on the first

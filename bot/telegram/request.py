@@ -108,9 +108,11 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             connector = self._connector() if self._connector else aiohttp.TCPConnector(
                 limit=self._pool, ttl_dns_cache=300)
+            # trust_env: HTTPS_PROXY and friends are honoured, as they were with httpx (a bot
+            # hosted where api.telegram.org is only reachable through a proxy).
             self._session = aiohttp.ClientSession(
                 connector=connector, timeout=aiohttp.ClientTimeout(total=None),
-                headers={"User-Agent": self.USER_AGENT})
+                headers={"User-Agent": self.USER_AGENT}, trust_env=True)
 
     async def shutdown(self) -> None:
         if self._session is not None and not self._session.closed:
