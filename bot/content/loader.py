@@ -17,6 +17,7 @@ business context (bot/domain/context.py): content is written for the business in
 from __future__ import annotations
 
 import re
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
@@ -860,25 +861,37 @@ def safe_load(text: str) -> Any:
     return yaml.load(text, Loader=_YAML_LOADER)  # noqa: S506 (a safe loader)
 
 
-_CODE: dict[tuple, Any] = {}  # (source, compile settings) -> Python code, for every environment
+_CODE: dict[tuple, Any] = {}  # (source, compile settings) -> code: ContentEnvironment.compile_once
 
 
 class ContentEnvironment(Environment):
-    """Jinja's Environment with `from_string` compiled once per source text.
+    """Jinja's Environment that, inside `compile_once()`, compiles each `from_string` source once.
 
-    Content is loaded once and never changes while it is loaded, and the same wording is rendered
-    for every user, business and screen: compiling it again each time was the biggest cost of
-    `content check` (9,800 compilations of ~5,000 distinct strings, 40% of its time) and of a
-    renderer's first screens. The compiled Python code is also shared between environments of the
-    same settings (a test loading several copies of content, a reload), the Template objects
-    only within one. Only plain strings without extra globals are cached."""
+    A lint renders the same wording for hundreds of businesses and every screen: compiling it
+    again each time was most of `content check`'s time (9,800 compilations of ~4,900 distinct
+    strings). Inside `compile_once` the Templates are kept, and the compiled Python code is also
+    shared between environments of the same settings (the tests load many copies of content);
+    after it the Templates are forgotten: kept, they took ~28 MB of a running bot's memory, where
+    each Renderer keeps the few it uses anyway. Only plain strings without extra globals."""
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
         self._compiled: dict[str, Any] = {}
+        self._caching = 0
+
+    @contextmanager
+    def compile_once(self):
+        self._caching += 1
+        try:
+            yield self
+        finally:
+            self._caching -= 1
+            if not self._caching:
+                self._compiled.clear()
 
     def from_string(self, source, globals=None, template_class=None):  # noqa: A002 (Jinja's name)
-        if globals is not None or template_class is not None or not isinstance(source, str):
+        if not self._caching or globals is not None or template_class is not None \
+                or not isinstance(source, str):
             return super().from_string(source, globals, template_class)
         template = self._compiled.get(source)
         if template is None:
@@ -968,7 +981,8 @@ def load_content(
     if content is not None and lint and not col.problems:
         from .lint import lint_problems  # every item for every kind of business
 
-        col.problems.extend(lint_problems(content))
+        with env.compile_once():
+            col.problems.extend(lint_problems(content))
     if col.problems or content is None:
         raise ContentError(col.problems or [Problem(str(root), "-", "-", "content is incomplete")])
     return content

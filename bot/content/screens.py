@@ -131,6 +131,12 @@ def _item_screens(r: Renderer, step: Step, item, business, line, described: str)
 
 def phone_problems(content: Content, businesses: list[dict[str, tuple[str, ...]]]) -> list[Problem]:
     """Screens taller than the phone's view or with a button title Telegram would cut."""
+    with content.env.compile_once():  # the same wording for every business
+        return _phone_problems(content, businesses)
+
+
+def _phone_problems(content: Content, businesses: list[dict[str, tuple[str, ...]]]
+                    ) -> list[Problem]:
     problems = []
     reported: set[tuple] = set()
     for shown in screens(content, businesses):
