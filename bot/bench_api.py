@@ -87,8 +87,11 @@ def main() -> None:
     import uvicorn
 
     port, latency_ms = int(sys.argv[1]), float(sys.argv[2])
+    # Keep-alive 75 s (nginx's default), not uvicorn's 5 s: a client's idle pooled connection
+    # (aiohttp keeps them 15 s) closed by the server as it is reused fails the call ("server
+    # disconnected"), which a sending method may not retry; Telegram keeps connections longer.
     uvicorn.run(make_app(latency_ms / 1000), host="127.0.0.1", port=port, log_level="warning",
-                access_log=False, backlog=4096)
+                access_log=False, backlog=4096, timeout_keep_alive=75)
 
 
 if __name__ == "__main__":

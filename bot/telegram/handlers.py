@@ -486,7 +486,8 @@ async def send_report(chat_id: int, context, report: Report, locale: str,
         chart.cancel()
         raise
     except (TelegramError, OSError, ValueError, RuntimeError) as exc:
-        log.warning("report chart not delivered: %s", type(exc).__name__)
+        log.warning("report chart not delivered: %s (%s)", type(exc).__name__,
+                    type(exc.__cause__).__name__ if exc.__cause__ else "-")
         await context.bot.send_message(chat_id, report.card_text, parse_mode=HTML,
                                        reply_markup=markup)
         return
@@ -499,7 +500,8 @@ async def _late_chart(bot, chat_id: int, chart) -> None:
     try:
         await bot.send_photo(chat_id, await chart)
     except (TelegramError, OSError, ValueError, RuntimeError) as exc:
-        log.warning("late report chart not delivered: %s", type(exc).__name__)
+        log.warning("late report chart not delivered: %s (%s)", type(exc).__name__,
+                    type(exc.__cause__).__name__ if exc.__cause__ else "-")
 
 
 async def priority_page(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
