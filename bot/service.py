@@ -9,8 +9,10 @@ from __future__ import annotations
 import logging
 import re
 import unicodedata
-from dataclasses import dataclass, replace
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
+from functools import cached_property
 
 from bot.content import PRIMARY_LOCALE, Content
 from bot.content.document import ReportDocument
@@ -76,8 +78,16 @@ class Report:
     card_text: str
     pages: tuple[str, ...]
     chart: ChartData
-    document: ReportDocument  # the full report's words: bot/report_pdf.py renders the PDF
     document_name: str  # "trust-cx-report-2026-11-30.pdf", in the reader's language
+    render_document: Callable[[], ReportDocument] = field(repr=False, compare=False)
+
+    @cached_property
+    def document(self) -> ReportDocument:
+        """The full report's words (bot/report_pdf.py renders the PDF), rendered when first asked
+        for: most reports are read in the chat, and the document was half of a report's CPU
+        (about 5 of 10 ms; 500 owners finishing at once paid 2.5 s for PDFs nobody had asked
+        for yet)."""
+        return self.render_document()
 
 
 @dataclass(frozen=True)
@@ -468,18 +478,18 @@ class Coach:
                 series=tuple(series),
                 locale=r.locale,
             ),
-            document=r.report_document(result, record.state.mode, record.state.answers,
-                                       record.state.context, record.finished_at,
-                                       previous=bool(previous), cohort=room is not None,
-                                       views=views),
             document_name=f"{r.plain('document_filename')}-"
                           f"{(record.finished_at or datetime.now(UTC)):%Y-%m-%d}.pdf",
+            render_document=lambda: r.report_document(
+                result, record.state.mode, record.state.answers, record.state.context,
+                record.finished_at, previous=bool(previous), cohort=room is not None,
+                views=views),
         )
 
     async def published_views(self, owner_id: int) -> tuple[Release | None, Release | None]:
         """The team's and the customers' published averages of this owner's business (None
         where nothing may be shown yet: fewer than 3 staff or 5 customer answers)."""
-        if self.feedback_views is None:
+        if self.feedback_views is None or not await self.store.owns_feedback_link(owner_id):
             return None, None
         views = await self.feedback_views(owner_id)
         return (views.team.release if views.team else None,

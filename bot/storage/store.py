@@ -793,6 +793,17 @@ class Store:
                                   members.c.left_at.is_(None))))),
             {"b_user_id": user_id}).scalar())
 
+    async def owns_feedback_link(self, user_id: int) -> bool:
+        """Whether the user ever made a team or customer link (a report then reads the 360°
+        views: most owners have none, and the feedback queries are not on the fast lane)."""
+        from .feedback_models import FeedbackLink
+
+        links = FeedbackLink.__table__
+        statement = lambda _: select(exists().where(  # noqa: E731 (built once, see prebuilt)
+            links.c.owner_id == bindparam("b_user_id")))
+        return await self._read(lambda conn: conn.execute(
+            prebuilt(conn, "owns_feedback_link", statement), {"b_user_id": user_id}).scalar())
+
     # --- the plan ----------------------------------------------------------------------------
     async def plan_items(self, assessment_id: int) -> list[PlanItem]:
         def unit(conn):
