@@ -12,7 +12,7 @@ to both replicas at once was answered once.
 
 One Application and one database per test function, reused by every Hypothesis example (each
 example has users of its own). Fast profile (CI, the default): a few hundred updates. Long profile:
-`FUZZ_UPDATES=100000 uv run pytest -m fuzz -s tests/test_fuzz.py` (prints the counts by kind).
+`FUZZ_UPDATES=100000 uv run pytest -n 0 -m fuzz -s tests/test_fuzz.py` (prints the counts by kind).
 """
 
 from __future__ import annotations

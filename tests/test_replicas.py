@@ -3,7 +3,7 @@ taking one user's taps at the same moment, as two webhook replicas behind a load
 
 Every tap the bot acknowledged (answered without a notice, or with "Already saved.") must be in
 the database afterwards; a tap that lost a race is told so and is never acknowledged. RACES races
-of each kind per database (REPLICA_RACES=200 for a long run); the figures are printed with -s.
+of each kind per database (REPLICA_RACES=200 for a long run); the figures are printed with -n 0 -s.
 """
 
 from __future__ import annotations
