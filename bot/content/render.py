@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -50,6 +50,11 @@ from .loader import PLAIN_UI_PREFIXES, Content, Problem, babel_locale, is_plural
 from .pdf import load_layout
 
 Action = tuple
+
+
+# Texts and screens kept per content (item_text, _memo): a bound, far above a few hundred
+# businesses' questions, so a flood of odd businesses cannot grow memory without end.
+MEMO_LIMIT = 100_000
 
 
 @dataclass(frozen=True)
@@ -175,7 +180,7 @@ class Renderer:
         text = memo.get(key)
         if text is None:
             text = self._item_text(item_id, path, business)
-            if len(memo) < 100_000:
+            if len(memo) < MEMO_LIMIT:
                 memo[key] = text
         return text
 
@@ -258,11 +263,26 @@ class Renderer:
     # The progress line: "▰▰▰▱▱▱▱▱▱▱ 9/33 · about 6 min left".
     def progress_line(self, flow: Flow, state: AssessmentState, progress: Progress) -> Markup:
         left = layout.minutes(self.seconds_left(flow, state, progress))
-        if progress.number is None:  # a retake's optional business questions: time only
+        return self._memo(("progress", self.locale, progress.number, progress.total, left),
+                          lambda: self._progress_line(progress.number, progress.total, left))
+
+    def _progress_line(self, number: int | None, total: int, left: int) -> Markup:
+        if number is None:  # a retake's optional business questions: time only
             return self.message("time_left", count=left)
-        return self.message("progress_line", bar=self.progress(progress.number, progress.total),
-                            number=progress.number, total=progress.total,
+        return self.message("progress_line", bar=self.progress(number, total),
+                            number=number, total=total,
                             left=self.message("time_left", count=left))
+
+    def _memo(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """A screen part kept per content (`key` names everything it depends on): many people
+        see the same question, for the same business, at the same point of the same flow."""
+        memo = self.content.__dict__.setdefault("_screens", {})
+        value = memo.get(key)
+        if value is None:
+            value = make()
+            if len(memo) < MEMO_LIMIT:
+                memo[key] = value
+        return value
 
     def seconds_left(self, flow: Flow, state: AssessmentState, progress: Progress) -> float:
         """The time the screens from the one on show to the end take to read and tap
@@ -432,6 +452,13 @@ class Renderer:
         """A question: the numbered options in the text, a short button per option ("1. Often
         not"), two to a row where both titles fit half a row, and Not sure (Not applicable),
         Back and Pause together in one row where they fit (layout.py: the phone budget)."""
+        key = ("item", self.locale, self.version, view.step.item.id, view.step.position,
+               view.chosen, back, str(line),
+               tuple(repr(business.get(n)) for n in self._reads(view.step.item.id)))
+        return self._memo(key, lambda: self._item_screen(view, business, line, back))
+
+    def _item_screen(self, view: ItemView, business: dict[str, Any], line: str,
+                     back: bool) -> Screen:
         item = view.step.item
         pos = view.step.position
         body = self.content.env.get_template("question.html.j2").render(
