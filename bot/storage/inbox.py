@@ -34,6 +34,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from .models import InboxUpdate, utcnow
+from .statements import execute, prebuilt
 
 _IN = InboxUpdate.__table__
 UNFINISHED = ("queued", "running")
@@ -70,19 +71,6 @@ class TakenUp:
     attempts: int
 
 
-_BUILT: dict[tuple[str, str], object] = {}
-
-
-def prebuilt(conn, key: str, build):
-    """The statement `build(conn)` makes, built once per dialect and kept: a hot statement is
-    cheaper to run than to build (building the answers upsert's `excluded` alone took ~127 us
-    a tap); its parameters are bindparams (named b_*, apart from the column names)."""
-    statement = _BUILT.get((key, conn.dialect.name))
-    if statement is None:
-        statement = _BUILT[(key, conn.dialect.name)] = build(conn)
-    return statement
-
-
 def dialect_insert(conn, table):
     if conn.dialect.name == "postgresql":
         from sqlalchemy.dialects.postgresql import insert
@@ -110,7 +98,7 @@ def claim(conn, update_id: int, owner: str, lease_until: datetime) -> bool:
     """queued (held by `owner`) -> running; an update never seen (processed without going
     through accept, as tests do) is inserted running. False for a repeat or a row held by
     another replica or already running here."""
-    return conn.execute(prebuilt(conn, "claim", _claim), {
+    return execute(conn, prebuilt(conn, "claim", _claim), {
         "b_update_id": update_id, "b_owner": owner, "b_lease_until": lease_until,
         "b_now": utcnow()}).rowcount == 1
 
@@ -136,7 +124,7 @@ def settle(conn, update_id: int, owner: str, status: str = "done") -> bool:
 
 def settle_many(conn, update_ids: list[int], owner: str) -> int:
     """settle() for many updates in one transaction (one commit, one fsync)."""
-    return conn.execute(prebuilt(conn, "settle_many", lambda _: (
+    return execute(conn, prebuilt(conn, "settle_many", lambda _: (
         update(_IN).where(_IN.c.update_id.in_(bindparam("b_ids", expanding=True)),
                           _IN.c.owner == bindparam("b_owner"), _IN.c.status == "running")
         .values(status="done", done_at=bindparam("b_now"), payload=None))),
@@ -147,7 +135,7 @@ def hold(conn, update_id: int, owner: str) -> bool:
     """Is this update still running under `owner`? In the transaction of an effect; on
     PostgreSQL the row stays locked until it commits, so a replica taking the update up waits
     for it and then sees it."""
-    return conn.execute(prebuilt(conn, "hold", lambda _: (
+    return execute(conn, prebuilt(conn, "hold", lambda _: (
         update(_IN).where(_IN.c.update_id == bindparam("b_update_id"),
                           _IN.c.owner == bindparam("b_owner"), _IN.c.status == "running")
         .values(status="running"))),
