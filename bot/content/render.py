@@ -400,6 +400,11 @@ class Renderer:
         return tuple(row)
 
     def _context(self, view: ContextView, line: str, back: bool, detour: bool) -> Screen:
+        key = ("context", self.locale, self.version, view.step.context.id, view.step.position,
+               view.selected, view.number, view.total, str(line), back, detour)
+        return self._memo(key, lambda: self._context_screen(view, line, back, detour))
+
+    def _context_screen(self, view: ContextView, line: str, back: bool, detour: bool) -> Screen:
         q = view.step.context
         pos = view.step.position
         header = self.message("context_header", number=view.number, total=view.total,

@@ -117,7 +117,7 @@ class Keyboard(InlineKeyboardMarkup):
     every button (~300 us of a tap's CPU for a question's keyboard), and building the nine
     InlineKeyboardButton objects of a question cost ~5% of a tap although only their JSON is
     ever sent. Ours are text buttons with callback data or a URL, so the form is known:
-    `to_dict` returns a copy of it, and the PTB buttons (`inline_keyboard`) are made only if
+    `to_dict` returns it, and the PTB buttons (`inline_keyboard`) are made only if
     something reads them."""
 
     __slots__ = ("_form",)
@@ -146,7 +146,9 @@ class Keyboard(InlineKeyboardMarkup):
         pass
 
     def to_dict(self, recursive: bool = True) -> dict:
-        return {"inline_keyboard": [[dict(button) for button in row] for row in self._form]}
+        # The form itself, not a copy: made for this keyboard alone (keyboard()), and PTB
+        # only serialises it.
+        return {"inline_keyboard": self._form}
 
 
 def keyboard(rows, assessment_id: int | None = None) -> InlineKeyboardMarkup | None:
