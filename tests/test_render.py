@@ -202,6 +202,37 @@ def test_time_left_shrinks_to_the_end(locale):
         state, answers={})).text)  # the last question: about a minute
 
 
+@pytest.mark.parametrize("locale", LOCALES)
+def test_a_screen_from_memory_is_the_one_rendered_afresh(locale):
+    """Question screens are kept per content (Renderer._memo): a plumber on his own after a
+    café with staff, at the same question, and an owner further on (an evidence check more,
+    so another progress line and time left) must each see exactly what a fresh render shows."""
+    r = Renderer(CONTENT, locale)
+    flow = Flow(BANK, "full")
+    plumber = {"sector": ("trades",), "team": ("solo",), "channels": ("phone",),
+               "priorities": ()}
+    cafe = dict(CONTEXT)
+    position = max(s.position for s in flow.steps
+                   if s.item is not None and s.item.evidence and flow.is_active(
+                        AssessmentState(1, "full", 0, context=plumber), s.position)
+                   and flow.is_active(AssessmentState(1, "full", 0, context=cafe), s.position))
+    earlier = {s.item.id: Answer(option_with(s.item, 4).id, True) for s in flow.steps
+               if s.item is not None and s.item.evidence and s.position < position}
+    owners = [AssessmentState(1, "full", position, False, dict(cafe), {}),
+              AssessmentState(2, "full", position, False, dict(plumber), {}),
+              AssessmentState(3, "full", position, False, dict(plumber), dict(earlier)),
+              AssessmentState(4, "full", flow.first_context + 2, False, dict(cafe), {}),
+              AssessmentState(5, "full", flow.first_context + 2, False, dict(plumber), {})]
+    kept = [r.step(flow, state) for state in owners]
+    assert to_plain(kept[0].text) != to_plain(kept[1].text)  # the trade's own words
+    assert to_plain(kept[1].text) != to_plain(kept[2].text)  # another point of the way
+    assert labels(kept[3]) != labels(kept[4])  # the channels ticked
+    for state, screen in zip(owners, kept, strict=True):
+        CONTENT.__dict__.pop("_screens", None)
+        assert r.step(flow, state) == screen
+        assert "\x00" not in screen.text
+
+
 # --- recommendation cards ---------------------------------------------------------------------
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_recommendation_card_renders(locale):

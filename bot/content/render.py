@@ -55,6 +55,9 @@ Action = tuple
 # Texts and screens kept per content (item_text, _memo): a bound, far above a few hundred
 # businesses' questions, so a flood of odd businesses cannot grow memory without end.
 MEMO_LIMIT = 100_000
+# Where a kept screen's progress line goes: the line changes with every owner's pace (time
+# left), the rest of a question's screen does not. Safe HTML that no text of ours contains.
+PROGRESS_SLOT = Markup("\x00progress\x00")
 
 
 @dataclass(frozen=True)
@@ -273,6 +276,12 @@ class Renderer:
                             number=number, total=total,
                             left=self.message("time_left", count=left))
 
+    @staticmethod
+    def _with_line(screen: Screen, line: str) -> Screen:
+        """A kept screen with this owner's progress line in its slot (PROGRESS_SLOT: the
+        templates print `progress` as it is, so the line is set in afterwards, not kept)."""
+        return Screen(screen.text.replace(PROGRESS_SLOT, str(line)), screen.buttons)
+
     def _memo(self, key: tuple, make: Callable[[], Any]) -> Any:
         """A screen part kept per content (`key` names everything it depends on): many people
         see the same question, for the same business, at the same point of the same flow."""
@@ -401,8 +410,9 @@ class Renderer:
 
     def _context(self, view: ContextView, line: str, back: bool, detour: bool) -> Screen:
         key = ("context", self.locale, self.version, view.step.context.id, view.step.position,
-               view.selected, view.number, view.total, str(line), back, detour)
-        return self._memo(key, lambda: self._context_screen(view, line, back, detour))
+               view.selected, view.number, view.total, back, detour)
+        return self._with_line(self._memo(key, lambda: self._context_screen(
+            view, PROGRESS_SLOT, back, detour)), line)
 
     def _context_screen(self, view: ContextView, line: str, back: bool, detour: bool) -> Screen:
         q = view.step.context
@@ -458,9 +468,10 @@ class Renderer:
         not"), two to a row where both titles fit half a row, and Not sure (Not applicable),
         Back and Pause together in one row where they fit (layout.py: the phone budget)."""
         key = ("item", self.locale, self.version, view.step.item.id, view.step.position,
-               view.chosen, back, str(line),
+               view.chosen, back,
                tuple(repr(business.get(n)) for n in self._reads(view.step.item.id)))
-        return self._memo(key, lambda: self._item_screen(view, business, line, back))
+        return self._with_line(self._memo(key, lambda: self._item_screen(
+            view, business, PROGRESS_SLOT, back)), line)
 
     def _item_screen(self, view: ItemView, business: dict[str, Any], line: str,
                      back: bool) -> Screen:
