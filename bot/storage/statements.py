@@ -49,8 +49,11 @@ class _Plan:
         processors = compiled._bind_processors
         self.binds = tuple(processors.get(name) for name in self.names)
         columns = compiled._result_columns
-        self.results = tuple(c.type._cached_result_processor(conn.dialect, None)
-                             for c in columns)
+        # Only the columns whose type converts what sqlite3 returns (dates, JSON, booleans):
+        # a tap reads ~40 values, most of them plain text and numbers.
+        self.results = tuple((i, processor) for i, c in enumerate(columns)
+                             if (processor := c.type._cached_result_processor(
+                                 conn.dialect, None)) is not None)
         self.row = namedtuple("Row", [c.keyname for c in columns], rename=True) \
             if columns else None
 
@@ -77,9 +80,11 @@ class Rows:
         self._rows = cursor.fetchall() if plan.row is not None else []
 
     def _make(self, raw: tuple):
-        return self._plan.row._make(
-            value if processor is None else processor(value)
-            for processor, value in zip(self._plan.results, raw, strict=True))
+        if self._plan.results:
+            raw = list(raw)
+            for i, processor in self._plan.results:
+                raw[i] = processor(raw[i])
+        return tuple.__new__(self._plan.row, raw)
 
     def all(self) -> list:
         return [self._make(raw) for raw in self._rows]
