@@ -163,7 +163,7 @@ class Flow:
         self.context_count = len(bank.context)
         self.first_context = 1
         self.first_item = 1 + self.context_count
-        self._active_cache: dict[tuple, frozenset[str]] = {}
+        self._active_cache: dict[tuple, frozenset[str] | tuple[bool, ...]] = {}
 
     # --- which steps are asked ------------------------------------------------------------------
     def active_items(self, state: AssessmentState) -> tuple[Item, ...]:
@@ -179,24 +179,35 @@ class Flow:
                 self._active_cache[key] = ids
         return ids
 
+    def _mask(self, state: AssessmentState) -> tuple[bool, ...]:
+        """is_active for every position at once (kept per business, staff and retake): a tap
+        asks it for every step (progress, the next and previous positions)."""
+        key = ("mask", tuple(sorted(state.context.items())), state.staff, state.prefilled)
+        mask = self._active_cache.get(key)
+        if mask is None:
+            ids = self._active_ids(state)
+            mask = tuple(state.prefilled if step.review else
+                         True if step.context is not None else step.item.id in ids
+                         for step in self.steps)
+            if len(self._active_cache) < 4096:
+                self._active_cache[key] = mask
+        return mask
+
     def is_active(self, state: AssessmentState, position: int) -> bool:
-        step = self.steps[position]
-        if step.review:
-            return state.prefilled
-        if step.context is not None:
-            return True
-        return step.item.id in self._active_ids(state)
+        return self._mask(state)[position]
 
     def next_position(self, state: AssessmentState, after: int) -> int:
         """The first active position after `after` (len(steps) when there is none: done)."""
+        mask = self._mask(state)
         for p in range(after + 1, len(self.steps)):
-            if self.is_active(state, p):
+            if mask[p]:
                 return p
         return len(self.steps)
 
     def previous_position(self, state: AssessmentState, before: int) -> int | None:
+        mask = self._mask(state)
         for p in range(before - 1, -1, -1):
-            if self.is_active(state, p):
+            if mask[p]:
                 return p
         return None
 
@@ -238,8 +249,9 @@ class Flow:
         checks = answered = 0
         on_detour = state.prefilled and 0 <= cursor < len(self.steps) \
             and self.steps[cursor].context is not None
+        mask = self._mask(state)
         for step in self.steps:
-            if not self.is_active(state, step.position):
+            if not mask[step.position]:
                 continue
             if step.context is not None and state.prefilled and not (
                     on_detour and step.position >= cursor):
