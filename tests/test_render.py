@@ -233,6 +233,22 @@ def test_a_screen_from_memory_is_the_one_rendered_afresh(locale):
         assert "\x00" not in screen.text
 
 
+def test_kept_screens_stay_within_their_bound(monkeypatch):
+    """Past SCREEN_MEMO_LIMIT the oldest screens make room (memory stays bounded whatever
+    businesses come), and a screen made again is still the right one."""
+    from bot.content import render
+
+    monkeypatch.setattr(render, "SCREEN_MEMO_LIMIT", 10)
+    CONTENT.__dict__.pop("_screens", None)
+    r = Renderer(CONTENT, "en")
+    flow = Flow(BANK, "full")
+    states = [AssessmentState(1, "full", step.position, False, dict(CONTEXT), {})
+              for step in flow.steps if step.item is not None]
+    first = [r.step(flow, state) for state in states]
+    assert len(states) > 20 and len(CONTENT.__dict__["_screens"]) <= 10
+    assert [r.step(flow, state) for state in states] == first
+
+
 # --- recommendation cards ---------------------------------------------------------------------
 @pytest.mark.parametrize("locale", LOCALES)
 def test_every_recommendation_card_renders(locale):

@@ -52,9 +52,12 @@ from .pdf import load_layout
 Action = tuple
 
 
-# Texts and screens kept per content (item_text, _memo): a bound, far above a few hundred
-# businesses' questions, so a flood of odd businesses cannot grow memory without end.
+# Texts kept per content (item_text): a bound, far above a few hundred businesses'
+# questions, so a flood of odd businesses cannot grow memory without end.
 MEMO_LIMIT = 100_000
+# Screens kept per content (_memo), ~3 KB each: the newest 4,000 (~12 MB), the questions of
+# about 50 businesses in each locale; the oldest make room.
+SCREEN_MEMO_LIMIT = 4_000
 # Where a kept screen's progress line goes: the line changes with every owner's pace (time
 # left), the rest of a question's screen does not. Safe HTML that no text of ours contains.
 PROGRESS_SLOT = Markup("\x00progress\x00")
@@ -289,8 +292,9 @@ class Renderer:
         value = memo.get(key)
         if value is None:
             value = make()
-            if len(memo) < MEMO_LIMIT:
-                memo[key] = value
+            if len(memo) >= SCREEN_MEMO_LIMIT:  # the oldest goes: a bound on memory
+                memo.pop(next(iter(memo)))
+            memo[key] = value
         return value
 
     def seconds_left(self, flow: Flow, state: AssessmentState, progress: Progress) -> float:
